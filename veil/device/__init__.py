@@ -1,0 +1,1 @@
+"""The user-facing runtime: simulation, `jit`, and (later) devices and party nodes."""

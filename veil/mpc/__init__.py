@@ -1,0 +1,1 @@
+"""MPC layer: ring arithmetic, randomness, kernels and the protocols that run secret shares."""

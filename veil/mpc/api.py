@@ -1,0 +1,166 @@
+"""The protocol-neutral MPC API that HAL calls: one function per kernel name.
+
+Each function looks the kernel up in the context's `KernelTable` and calls it; where a protocol
+has no kernel of that name, a generic composition from other kernels is used if one exists,
+otherwise `KernelMissingError(protocol, kernel)` is raised.
+
+Naming: `s` secret arithmetic share, `p` public ring array, `v` private (one party's plaintext),
+`b` boolean (XOR) share held in the same ring container. Shares and public arrays are numpy
+arrays of the logical shape (see `veil.hal.value`); FM128 ring arrays use `ring.U128`.
+
+Semantics (all arithmetic mod 2^k, k = ctx.k; "bit" results are 0/1 ring values):
+- p2s(p) -> s              share a public value (no messages)
+- s2p(s) -> p              reveal to every compute party
+- s2v(s, to) -> p | None   reveal to party `to` only (others get None)
+- v2s(x | None, owner, shape) -> s   the owner secret-shares its plaintext
+- add_ss, add_sp, neg_s, sum_s(s, axis)             local
+- mul_sp(s, p), matmul_sp(s, p), matmul_ps(p, s)    local ring products (no truncation)
+- mul_ss(a, b), square_s(a)                          ring products (no truncation)
+- matmul_ss(a, b)        a (..., m, k) @ b (..., k, n), leading batch dims equal or absent on b
+- trunc_s(s, bits)       signed arithmetic shift right, probabilistic: <= 1 LSB error, exact
+                         semantics for |x| < 2^(k-2) (or the protocol's declared range)
+- mul_trunc_ss(a, b, bits)   fused product + truncation (optional kernel)
+- msb_s(s) -> s          arithmetic share of the sign bit of x
+- eqz_s(s) -> s          arithmetic share of [x == 0]
+- a2b(s) -> b, b2a(b) -> s   (b2a: full k-bit value), bit2a(b) -> s for single-bit values
+- and_bb, xor_bb, and_bp, xor_bp, not_b, lshift_b(b, n), rshift_b(b, n)   boolean shares
+- rand_bits_s(shape) -> s    arithmetic shares of uniform random bits
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from veil.mpc.context import ProtocolContext
+
+
+def _call(ctx: ProtocolContext, name: str, *args: Any, **kwargs: Any) -> Any:
+    return ctx.table.lookup(name).fn(ctx, *args, **kwargs)
+
+
+def p2s(ctx: ProtocolContext, x: np.ndarray) -> np.ndarray:
+    return _call(ctx, "p2s", x)
+
+
+def s2p(ctx: ProtocolContext, x: np.ndarray) -> np.ndarray:
+    return _call(ctx, "s2p", x)
+
+
+def s2v(ctx: ProtocolContext, x: np.ndarray, to: int) -> np.ndarray | None:
+    return _call(ctx, "s2v", x, to)
+
+
+def v2s(ctx: ProtocolContext, x: np.ndarray | None, owner: int, shape: tuple[int, ...]) -> np.ndarray:
+    return _call(ctx, "v2s", x, owner, tuple(shape))
+
+
+def add_ss(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _call(ctx, "add_ss", a, b)
+
+
+def add_sp(ctx: ProtocolContext, a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return _call(ctx, "add_sp", a, p)
+
+
+def neg_s(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
+    return _call(ctx, "neg_s", a)
+
+
+def sub_ss(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return add_ss(ctx, a, neg_s(ctx, b))
+
+
+def sum_s(ctx: ProtocolContext, a: np.ndarray, axis: int | tuple[int, ...] | None) -> np.ndarray:
+    return _call(ctx, "sum_s", a, axis)
+
+
+def mul_sp(ctx: ProtocolContext, a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return _call(ctx, "mul_sp", a, p)
+
+
+def mul_ss(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _call(ctx, "mul_ss", a, b)
+
+
+def square_s(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
+    if ctx.table.has("square_s"):
+        return _call(ctx, "square_s", a)
+    return mul_ss(ctx, a, a)
+
+
+def matmul_ss(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _call(ctx, "matmul_ss", a, b)
+
+
+def matmul_sp(ctx: ProtocolContext, a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return _call(ctx, "matmul_sp", a, p)
+
+
+def matmul_ps(ctx: ProtocolContext, p: np.ndarray, a: np.ndarray) -> np.ndarray:
+    return _call(ctx, "matmul_ps", p, a)
+
+
+def trunc_s(ctx: ProtocolContext, a: np.ndarray, bits: int) -> np.ndarray:
+    if bits == 0:
+        return a
+    return _call(ctx, "trunc_s", a, bits)
+
+
+def mul_trunc_ss(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
+    if ctx.table.has("mul_trunc_ss") and bits > 0:
+        return _call(ctx, "mul_trunc_ss", a, b, bits)
+    return trunc_s(ctx, mul_ss(ctx, a, b), bits)
+
+
+def msb_s(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
+    return _call(ctx, "msb_s", a)
+
+
+def eqz_s(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
+    return _call(ctx, "eqz_s", a)
+
+
+def a2b(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
+    return _call(ctx, "a2b", a)
+
+
+def b2a(ctx: ProtocolContext, b: np.ndarray) -> np.ndarray:
+    return _call(ctx, "b2a", b)
+
+
+def bit2a(ctx: ProtocolContext, b: np.ndarray) -> np.ndarray:
+    return _call(ctx, "bit2a", b)
+
+
+def and_bb(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _call(ctx, "and_bb", a, b)
+
+
+def xor_bb(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return _call(ctx, "xor_bb", a, b)
+
+
+def and_bp(ctx: ProtocolContext, a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return _call(ctx, "and_bp", a, p)
+
+
+def xor_bp(ctx: ProtocolContext, a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return _call(ctx, "xor_bp", a, p)
+
+
+def not_b(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
+    return _call(ctx, "not_b", a)
+
+
+def lshift_b(ctx: ProtocolContext, a: np.ndarray, n: int) -> np.ndarray:
+    return _call(ctx, "lshift_b", a, n)
+
+
+def rshift_b(ctx: ProtocolContext, a: np.ndarray, n: int) -> np.ndarray:
+    return _call(ctx, "rshift_b", a, n)
+
+
+def rand_bits_s(ctx: ProtocolContext, shape: tuple[int, ...]) -> np.ndarray:
+    return _call(ctx, "rand_bits_s", tuple(shape))
