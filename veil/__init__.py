@@ -1,13 +1,17 @@
 """veil: privacy-preserving machine learning on secret shares.
 
-Public API (re-exports only; importing veil has no side effects):
+Public API (re-exports only; importing veil has no side effects and loads nothing heavy):
     veil.jit(fn, protocol="semi2k", field="FM64", parties=2)  -> secure callable
     veil.public(x)                                             -> mark an input public
     veil.RuntimeConfig, veil.ApproxConfig                      -> configuration
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
 from veil.config import ApproxConfig, Field, ProtocolKind, RuntimeConfig, TruncMode
-from veil.device.jit import JitFunction, jit
 from veil.errors import (
     CompileError,
     ConfigError,
@@ -17,7 +21,21 @@ from veil.errors import (
     UnsupportedOpError,
     VeilError,
 )
-from veil.frontend import public
+
+_LAZY = {
+    "jit": "veil.device.jit",
+    "JitFunction": "veil.device.jit",
+    "public": "veil.frontend.trace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the runtime API on first use, so `import veil.mpc.ring` stays light."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'veil' has no attribute '{name}'")
+    return getattr(import_module(module), name)
+
 
 __all__ = [
     "ApproxConfig",

@@ -5,7 +5,8 @@ A leaf module: every layer may import it; it imports nothing of veil but `errors
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
+from dataclasses import field as dc_field
 from enum import Enum
 from typing import Any
 
@@ -93,7 +94,7 @@ class RuntimeConfig:
     fxp_bits: int | None = None
     world_size: int = 2
     trunc: TruncMode = TruncMode.PROBABILISTIC
-    approx: ApproxConfig = field(default_factory=ApproxConfig)
+    approx: ApproxConfig = dc_field(default_factory=ApproxConfig)
     link_timeout_s: float = 60.0
     seed: bytes | None = None  # None: fresh randomness per run; set only for reproducible tests
 

@@ -87,7 +87,9 @@ def test_disallowed_dtypes_raise(arr: np.ndarray) -> None:
         encode_frame("t", arr)
 
 
-def _frame(desc: bytes, shape: tuple[int, ...], payload: bytes, magic: bytes = b"VL1\0", ver: int = 1) -> bytes:
+def _frame(
+    desc: bytes, shape: tuple[int, ...], payload: bytes, magic: bytes = b"VL1\0", ver: int = 1
+) -> bytes:
     return b"".join(
         [
             struct.pack("<4sHH", magic, ver, 1),
@@ -112,7 +114,7 @@ def _frame(desc: bytes, shape: tuple[int, ...], payload: bytes, magic: bytes = b
         (_frame(b"<u8", (1,), b"\0" * 8) + b"extra", "trailing"),
         (_frame(b"|O8", (1,), b"\0" * 8), "not allowed"),
         (_frame(b"<c8", (1,), b"\0" * 8), "not allowed"),
-        (_frame(b"[[\"a\",", (1,), b"\0" * 8), "JSON"),
+        (_frame(b'[["a",', (1,), b"\0" * 8), "JSON"),
         (_frame(b'[["a","<u8"],["a","<u8"]]', (1,), b"\0" * 16), "invalid structured"),
         (_frame(b'[["a","|O8"]]', (1,), b"\0" * 8), "not allowed"),
         (_frame(b"[]", (1,), b""), "non-empty"),
@@ -159,3 +161,10 @@ def test_fuzz_truncation_and_bit_flips(which: int, cut: int, flips: list[tuple[i
     except LinkError:
         return
     assert frame.array.nbytes == int(np.prod(frame.array.shape)) * frame.array.dtype.itemsize
+
+
+def test_bad_tag_and_depth() -> None:
+    with pytest.raises(LinkError, match="tag"):
+        encode_frame("\ud800", np.zeros(1))
+    with pytest.raises(LinkError, match="depth"):
+        encode_frame("t", np.zeros(1), 2**32)

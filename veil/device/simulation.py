@@ -19,7 +19,7 @@ from veil.config import ProtocolKind, RuntimeConfig
 from veil.dtypes import Visibility
 from veil.hal.value import Value as HalValue
 from veil.ir.program import Program
-from veil.link.memory import run_parties
+from veil.link.memory import run_job
 from veil.link.shaper import Shaper
 from veil.mpc import io
 from veil.mpc.prg import AesCtrStream
@@ -116,10 +116,13 @@ class Simulator:
 
         dealer = (lambda link: run_dealer(link, config)) if with_dealer else None
         start = time.perf_counter()
-        results = run_parties(
-            config.world_size, party, timeout=config.link_timeout_s, dealer=dealer, shaper=self.shaper
-        )
-        stats = _aggregate([r[1] for r in results], [r[2] for r in results])
+        job = run_job(config.world_size, party, timeout=config.link_timeout_s, dealer=dealer, shaper=self.shaper)
+        results = job.results
+        stats = _aggregate([r[2] for r in results])
+        stats.online_bytes = job.totals.online_bytes
+        stats.offline_bytes = job.totals.offline_bytes
+        stats.rounds = job.totals.rounds
+        stats.party0_bytes = results[0][1].online.bytes_sent
         stats.wall_s = time.perf_counter() - start
         return [r[0] for r in results], stats
 
@@ -130,22 +133,15 @@ def _hal_input(rank: int, inp: PartyInput, config: RuntimeConfig) -> HalValue:
     return HalValue(tuple(t.shape), t.dtype, t.vis, fxp_bits, inp.payloads[rank], t.owner)
 
 
-def _aggregate(snaps: list[Any], traces: list[list[tuple[str, float, Any]]]) -> RunStats:
+def _aggregate(traces: list[list[tuple[str, float, Any]]]) -> RunStats:
+    """Merge the parties' per-op traces (every party runs the same op sequence) into one table."""
     stats = RunStats()
-    for rank, s in enumerate(snaps):
-        d = s.as_dict()
-        stats.online_bytes += d["bytes_sent"]
-        stats.offline_bytes += d.get("offline_bytes_sent", 0)
-        stats.rounds = max(stats.rounds, d["rounds"])
-        if rank == 0:
-            stats.party0_bytes = d["bytes_sent"]
     for step in zip(*traces):
         opcode = step[0][0]
         cost = stats.per_op.setdefault(opcode, OpCost(opcode))
         cost.calls += 1
         cost.seconds += max(secs for _, secs, _ in step)
-        deltas = [delta.as_dict() for _, _, delta in step]
-        cost.online_bytes += sum(d["bytes_sent"] for d in deltas)
-        cost.offline_bytes += sum(d.get("offline_bytes_sent", 0) for d in deltas)
-        cost.rounds += max(d["rounds"] for d in deltas)
+        cost.online_bytes += sum(delta.online.bytes_sent for _, _, delta in step)
+        cost.offline_bytes += sum(delta.offline.bytes_sent for _, _, delta in step)
+        cost.rounds += max(delta.rounds for _, _, delta in step)
     return stats

@@ -6,6 +6,10 @@ network link (gRPC processes) are interchangeable. All waits time out; a failed 
 
 Ranks: compute parties are 0..world-1. The semi2k dealer, when present, has rank `dealer_rank(world)`
 (= world); its traffic is counted as offline.
+
+Collectives (send_to_all, recv_from_all, exchange, broadcast, all_gather) are free functions in
+`veil.link.collectives` that work on any Link; link classes get them as methods from
+`CollectivesMixin`. `veil.link.memory.run_job` runs a whole job on threads and returns stats.
 """
 
 from __future__ import annotations

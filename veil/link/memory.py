@@ -347,7 +347,8 @@ def _raise_root_cause(hub: MemoryHub, errors: list[tuple[int, BaseException]]) -
     name = hub.name(rank)
     if isinstance(exc, VeilError):
         prefix = f"[party {name}] "
-        if exc.args and isinstance(exc.args[0], str) and not exc.args[0].startswith(prefix):
+        msg = exc.args[0] if exc.args else None
+        if isinstance(msg, str) and not msg.startswith((prefix, f"party {name}:")):
             exc.args = (prefix + exc.args[0], *exc.args[1:])
         raise exc
     raise PartyError(name, repr(exc)) from exc

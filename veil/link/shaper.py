@@ -29,8 +29,8 @@ class Shaper:
 
     latency_s: float
     bandwidth_bps: float | None = None
-    _busy_until: dict[tuple[int, int], float] = field(default_factory=dict, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _busy_until: dict[tuple[int, int], float] = field(default_factory=dict, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.latency_s >= 0:

@@ -13,7 +13,9 @@ object arrays or giant dtypes. Every malformed frame raises `LinkError`.
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import struct
 from typing import Any, NamedTuple
 
@@ -106,8 +108,9 @@ def _dtype_from_json(obj: Any, level: int, count: list[int]) -> Any:
     return fields
 
 
+@functools.lru_cache(maxsize=256)
 def parse_dtype(desc: str) -> np.dtype:
-    """Inverse of `dtype_description`; raises LinkError for anything not allowed."""
+    """Inverse of `dtype_description`; raises LinkError for anything not allowed (memoized)."""
     if not desc.startswith("["):
         if desc not in ALLOWED_BASES:
             raise LinkError(f"wire: dtype {desc!r} is not allowed")
@@ -132,7 +135,10 @@ def encode_frame(tag: str, array: np.ndarray, depth: int = 0) -> bytes:
     desc = dtype_description(arr.dtype).encode("ascii")
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("<"))
-    tag_b = tag.encode("utf-8")
+    try:
+        tag_b = tag.encode("utf-8")
+    except (UnicodeEncodeError, AttributeError):
+        raise LinkError(f"wire: tag {tag!r} must be a str encodable as utf-8") from None
     if len(tag_b) > 0xFFFF:
         raise LinkError(f"wire: tag {tag[:40]!r}... is longer than 65535 bytes")
     if not 0 <= depth <= 0xFFFFFFFF:
@@ -205,7 +211,7 @@ def decode_frame(buf: bytes | bytearray | memoryview) -> Frame:
     if any(d >= 1 << 62 for d in shape):
         raise LinkError(f"wire: frame shape {shape} has an impossible dimension")
     (payload_len,) = r.unpack(_U64, "payload length")
-    expected = int(np.prod(shape, dtype=object)) * dt.itemsize
+    expected = math.prod(shape) * dt.itemsize
     if payload_len != expected:
         raise LinkError(
             f"wire: payload length {payload_len} does not match shape {shape} of {dt} ({expected} bytes)"
