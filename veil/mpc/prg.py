@@ -64,7 +64,9 @@ class AesCtrStream:
             raise TypeError(f"AesCtrStream.uint: dtype must be unsigned (uint8..uint64), got {dt}")
         shape_t = (shape,) if isinstance(shape, int) else tuple(shape)
         numel = int(np.prod(shape_t, dtype=np.int64))
-        return self._draw(numel * dt.itemsize).view(dt.newbyteorder("<")).astype(dt, copy=False).reshape(shape_t)
+        return (
+            self._draw(numel * dt.itemsize).view(dt.newbyteorder("<")).astype(dt, copy=False).reshape(shape_t)
+        )
 
     def ring(self, field: Field, shape: int | tuple[int, ...]) -> np.ndarray:
         """Uniform elements of Z_2^k (every bit independent and uniform) of the given shape."""
@@ -128,7 +130,9 @@ def _as_array(data: bytes) -> np.ndarray:
 def _received(arr: np.ndarray, peer: int, tag: str) -> bytes:
     data = np.ascontiguousarray(arr).tobytes()
     if arr.dtype != np.uint8 or len(data) != 32:
-        raise ValueError(f"setup_prgs: party {peer} sent a malformed '{tag}' message ({arr.dtype}, {arr.shape})")
+        raise ValueError(
+            f"setup_prgs: party {peer} sent a malformed '{tag}' message ({arr.dtype}, {arr.shape})"
+        )
     return data
 
 
@@ -152,7 +156,9 @@ def setup_prgs(link: Link, peers: Sequence[int], seed: bytes | None = None) -> P
     pairs: dict[int, AesCtrStream] = {}
     contributions = {rank: contribution}
     for peer in peer_list:
-        their_pub = X25519PublicKey.from_public_bytes(_received(link.recv(peer, TAG_X25519), peer, TAG_X25519))
+        their_pub = X25519PublicKey.from_public_bytes(
+            _received(link.recv(peer, TAG_X25519), peer, TAG_X25519)
+        )
         shared = dh_key.exchange(their_pub)
         info = b"veil-pair" + _rank_bytes(min(rank, peer), max(rank, peer))
         pairs[peer] = AesCtrStream(hkdf(shared, info))
