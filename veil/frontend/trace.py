@@ -93,7 +93,9 @@ def _split_static(
     for i in static_argnums:
         j = i + n if i < 0 else i
         if not 0 <= j < n:
-            raise CompileError(f"static_argnums={tuple(static_argnums)}: index {i} is out of range for {n} positional args")
+            raise CompileError(
+                f"static_argnums={tuple(static_argnums)}: index {i} is out of range for {n} positional args"
+            )
         nums.add(j)
     names = set(static_argnames)
     dyn_args = tuple(a for i, a in enumerate(args) if i not in nums)
@@ -148,7 +150,9 @@ def trace(
     path_leaves, in_tree = jax.tree_util.tree_flatten_with_path(clean)
     flat_marks = jax.tree_util.tree_leaves(marks)
     if len(flat_marks) != len(path_leaves):
-        raise CompileError("public(...) marks do not line up with the argument leaves; wrap whole arrays or subtrees")
+        raise CompileError(
+            "public(...) marks do not line up with the argument leaves; wrap whole arrays or subtrees"
+        )
     raw = [leaf for _, leaf in path_leaves]
     names = [_leaf_name(path, arg_names) for path, _ in path_leaves]
     vis = [
