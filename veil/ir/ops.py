@@ -112,12 +112,12 @@ COMMUTATIVE = frozenset({"add", "mul", "max", "min", "and", "or", "xor", "eq", "
 MIN_INPUTS = {
     "select_n": 2, "concatenate": 1, "dynamic_slice": 1, "dynamic_update_slice": 2,
     "loop": 0, "while": 0, "cond": 1,
-}
+}  # fmt: skip
 # Inputs of these ops that are indices and must be public (see the visibility pass).
 INDEX_OPERANDS = {
     "gather": slice(1, 2), "scatter": slice(1, 2), "scatter_add": slice(1, 2),
     "dynamic_slice": slice(1, None), "dynamic_update_slice": slice(2, None),
-}
+}  # fmt: skip
 
 
 def required_attrs(name: str) -> tuple[str, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from veil.dtypes import DType, Visibility, vis_rank
 
 __all__ = ["DType", "TensorType", "Visibility", "join_vis", "vis_leq", "vis_rank"]
