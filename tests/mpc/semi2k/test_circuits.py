@@ -1,0 +1,113 @@
+"""veil.mpc.circuits: formulas, plans and level evaluation, simulated in the clear (one party).
+
+With a single party every share is the plain value and opening is the identity, so these tests
+check the circuit algebra (direct first level, masked levels, arithmetic last level) on many
+inputs quickly; tests/mpc/semi2k/test_compare.py runs the same circuits across 2-4 parties.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.mpc.semi2k.common import assert_ring_equal, bits01, uniform, with_edges
+from veil.config import Field
+from veil.mpc import circuits as C
+from veil.mpc import dealer, ring
+from veil.mpc.prg import AesCtrStream
+from veil.mpc.semi2k import correlations as D
+from veil.mpc.semi2k import plans as P
+from veil.mpc.semi2k.compare import _extra_inputs
+
+
+def simulate(which: int, x: np.ndarray) -> np.ndarray:
+    """Evaluate circuit `which` on plain x with one party (shares = values)."""
+    field, numel = ring.field_of(x), x.size
+    k = field.bits
+    stream = AesCtrStream(bytes(32))
+    server = dealer.Corr(1, {0: stream}, 1, private=AesCtrStream(b"q" * 32))
+    D.RECIPES[D.CIRCUIT].fn(server, k, numel, which)
+    client = dealer.Corr(1, {0: AesCtrStream(bytes(32))}, 0, server.adjust_bytes())
+    r_planes, r_arith, levels = dealer.mine(D.RECIPES[D.CIRCUIT].fn(client, k, numel, which))
+    c = ring.add(x.reshape(-1), r_arith)
+    cp, u = C.planes_from_ring(c), ~r_planes
+    out = None
+    for level, (masks, prods) in zip(D.PLANS[which](k).levels, levels):
+        extra = _extra_inputs(which, level, cp, k) if level.n_extra else None
+        out = C.run_level(level, out, extra, u, C.LevelShares(masks, prods), lambda p: p, True, numel, field)
+    if which != D.A2B:
+        return out.reshape(x.shape)
+    bits = u ^ cp
+    bits[0] ^= C.ONES
+    bits[1:] ^= out[:-1]
+    return C.ring_from_planes(bits, numel, field).reshape(x.shape)
+
+
+def test_formula_sizes() -> None:
+    assert len(P.carry_formula(4, direct=True).subsets) == 11  # subsets of 4 data bits, size >= 2
+    assert len(P.carry_formula(4, direct=False).subsets) == 22
+    assert len(P.carry_formula(4, direct=False, with_p=False).subsets) == 15
+    assert len(P.msb_final_formula(4).subsets) == 45
+    assert len(P.and_formula(4, True).subsets) == 15
+    assert P.msb_final_formula(4).used_vars == (0, 2, 3, 4, 5, 6, 7, 8)  # P_0 of the lowest group unused
+
+
+@pytest.mark.parametrize("k,rounds", [(64, 3), (128, 4)])
+def test_plan_depths(k: int, rounds: int) -> None:
+    assert 1 + P.msb_plan(k).masked_levels == rounds
+    assert 1 + P.eqz_plan(k).masked_levels == rounds
+    assert 1 + P.a2b_plan(k).masked_levels == rounds
+    assert P.msb_plan(k).levels[0].opened == ()  # the first level is local
+
+
+def test_packing_roundtrip() -> None:
+    rng = np.random.default_rng(1)
+    for field in (Field.FM64, Field.FM128):
+        x = uniform(rng, field, (37,))
+        planes = C.planes_from_ring(x)
+        assert planes.shape == (field.bits, 5)
+        assert_ring_equal(C.ring_from_planes(planes, 37, field), x)
+    bits = rng.integers(0, 2, (3, 19), dtype=np.uint8)
+    assert (C.unpack(C.pack(bits), 19) == bits).all()
+
+
+@pytest.mark.parametrize("field", [Field.FM64, Field.FM128], ids=lambda f: f.name)
+def test_circuits_in_the_clear(field: Field) -> None:
+    rng = np.random.default_rng(7)
+    x = with_edges(rng, field, 600)
+    x[:20] = ring.zeros(field, 20)
+    assert_ring_equal(simulate(D.MSB, x), ring.msb(x))
+    assert_ring_equal(simulate(D.EQZ, x), bits01(field, ring.equal(x, ring.zeros(field, x.shape))))
+    assert_ring_equal(simulate(D.A2B, x), x)
+
+
+def test_xor_expansion_exhaustive() -> None:
+    """eval_xor on every assignment of a radix-4 (G, P) group equals the direct formula."""
+    f = P.carry_formula(4, direct=False)
+    assign = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.uint8)  # (256, 8) var values
+    valid = ~((assign[:, 0::2] & assign[:, 1::2]).any(axis=1))  # G_i and P_i never both 1
+    v = assign[valid].T  # (8, N)
+    rng = np.random.default_rng(3)
+    s = rng.integers(0, 2, v.shape, dtype=np.uint8)  # masks
+    a = C.pack(v ^ s)[None]
+    b = np.full_like(a, C.ONES)
+    secrets = np.concatenate([C.pack(s), np.zeros((65, a.shape[2]), np.uint8)])
+    level = C.Level(f, np.arange(8)[None, :], 8, 0, ())
+    prods = C.expand_products(level, C.dealer_products(level, secrets, v.shape[1]))
+    out = C.unpack(C.eval_xor(f, a, b, secrets[level.slot_index(64)], prods, True)[0], v.shape[1])
+    g, p = v[0::2], v[1::2]
+    want_g = g[3] | (p[3] & g[2]) | (p[3] & p[2] & g[1]) | (p[3] & p[2] & p[1] & g[0])
+    assert (out[0] == want_g).all() and (out[1] == (p[0] & p[1] & p[2] & p[3])).all()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(-(2**127), 2**127 - 1), min_size=1, max_size=40), st.sampled_from([64, 128]))
+def test_circuits_property(vals: list[int], k: int) -> None:
+    """msb, eqz and a2b of arbitrary values (taken mod 2^k), in the clear."""
+    field = Field(k)
+    x = ring.from_pyints(field, vals)
+    assert_ring_equal(simulate(D.MSB, x), ring.msb(x))
+    assert_ring_equal(simulate(D.EQZ, x), bits01(field, ring.equal(x, ring.zeros(field, x.shape))))
+    assert_ring_equal(simulate(D.A2B, x), x)

@@ -1,0 +1,294 @@
+"""semi2k's trusted dealer: correlated randomness expanded from per-party seeds, plus one adjust.
+
+Party i shares an AES-CTR stream with the dealer (`prg.pair(DEALER)`). For every correlation,
+parties 0..n-2 draw all their shares from that stream without talking; the LAST party (n-1)
+draws its uniform shares the same way, sends a request (`TAG_REQ`: kind + 7 integer parameters,
+64 bytes) and receives ONE adjust array (`TAG_ADJ`, raw bytes) holding its shares of the
+*derived* values (c = a*b, ...): the value minus everybody else's shares. The dealer expands
+every party's stream in lockstep, so offline traffic is about one element per derived element.
+
+Each correlation is written once, as a `Recipe` over a `Corr`; the same code runs on a client
+(own shares only) and on the dealer (all shares and the plain values). The dealer is generic: a
+protocol passes its recipe book (semi2k: `veil.mpc.semi2k.correlations.RECIPES`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from veil.config import Field
+from veil.errors import LinkError, LinkTimeoutError, VeilError
+from veil.link.base import Link, PeerClosedError
+from veil.mpc import ring
+from veil.mpc.prg import AesCtrStream
+
+TAG_REQ = "dealer.req"
+TAG_ADJ = "dealer.adj"
+REQ_WORDS = 8
+REQ_BYTES = 8 * REQ_WORDS
+U8 = np.dtype(np.uint8)
+
+STOP = 0  # the request kind that ends the dealer loop
+
+
+# ---------------------------------------------------------------------------- share algebra
+
+
+def _draw(stream: AesCtrStream, dt: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    if dt == ring.U128:
+        return stream.ring(Field.FM128, shape)
+    return stream.uint(shape, dt)
+
+
+def add_shares(a: np.ndarray, b: np.ndarray, xor: bool) -> np.ndarray:
+    """a + b (wrapping) or a ^ b, for ring arrays and plain unsigned arrays."""
+    if a.dtype == ring.U128:
+        return ring.xor(a, b) if xor else ring.add(a, b)
+    with np.errstate(over="ignore"):
+        return np.bitwise_xor(a, b) if xor else np.add(a, b, dtype=a.dtype)
+
+
+def sub_shares(a: np.ndarray, b: np.ndarray, xor: bool) -> np.ndarray:
+    if xor:
+        return add_shares(a, b, True)
+    if a.dtype == ring.U128:
+        return ring.sub(a, b)
+    with np.errstate(over="ignore"):
+        return np.subtract(a, b, dtype=a.dtype)
+
+
+def uint_dtype(bits: int) -> np.dtype:
+    """The share container of Z_2^bits for bits in {8, 16, 32, 64, 128}."""
+    return ring.U128 if bits == 128 else np.dtype(f"uint{bits}")
+
+
+@dataclass
+class Shared:
+    """One correlated value: `mine` is this client's share; `value` the plain value (dealer only)."""
+
+    mine: Any = None
+    value: Any = None
+
+
+class Corr:
+    """Draws one correlation for a client (own stream) or for the dealer (every party's stream).
+
+    Additive shares live in the given dtype (uint8..uint64 or U128); `xor` variants use XOR.
+    """
+
+    def __init__(
+        self,
+        world: int,
+        streams: dict[int, AesCtrStream],
+        rank: int,
+        adjust: np.ndarray | None = None,
+        private: AesCtrStream | None = None,
+    ) -> None:
+        self.n = world
+        self.streams = streams
+        self.rank = rank  # a compute rank, or `world` for the dealer
+        self.is_dealer = rank == world
+        self._adj_in = adjust
+        self._adj_pos = 0
+        self._adj_out: list[np.ndarray] = []
+        self._private = private
+
+    def _rand(self, dt: np.dtype, shape: tuple[int, ...], xor: bool, parties: range) -> Shared:
+        if not self.is_dealer:
+            return (
+                Shared(mine=_draw(self.streams[self.rank], dt, shape)) if self.rank in parties else Shared()
+            )
+        shares = [_draw(self.streams[p], dt, shape) for p in parties]
+        total = shares[0]
+        for s in shares[1:]:
+            total = add_shares(total, s, xor)
+        return Shared(value=total)
+
+    def rand(self, dt: np.dtype, shape: Any, xor: bool = False) -> Shared:
+        """A uniform value whose shares every party draws from its own stream (no adjust)."""
+        return self._rand(np.dtype(dt), _shape(shape), xor, range(self.n))
+
+    def private(self, owner: int, dt: np.dtype, shape: Any) -> Shared:
+        """A uniform value only `owner` holds (in the clear); others get nothing."""
+        return self._rand(np.dtype(dt), _shape(shape), False, range(owner, owner + 1))
+
+    def secret(self, dt: np.dtype, shape: Any) -> Shared:
+        """A uniform value only the dealer knows (from its private stream)."""
+        if not self.is_dealer:
+            return Shared()
+        if self._private is None:
+            raise LinkError("dealer: Corr.secret needs the dealer's private stream")
+        return Shared(value=_draw(self._private, np.dtype(dt), _shape(shape)))
+
+    def given(self, dt: np.dtype, shape: Any, fn: Callable[[], np.ndarray], xor: bool = False) -> Shared:
+        """Shares of the dealer-computed value fn(): the last party's share is the adjust."""
+        value: list[np.ndarray] = []
+
+        def last_share(others: list[np.ndarray]) -> np.ndarray:
+            value.append(np.ascontiguousarray(fn()).astype(dt, copy=False).reshape(_shape(shape)))
+            rest = value[0]
+            for other in others:
+                rest = sub_shares(rest, other, xor)
+            return rest
+
+        out = self.given_custom(dt, shape, last_share)
+        return Shared(mine=out.mine, value=value[0] if value else None)
+
+    def given_custom(
+        self, dt: np.dtype, shape: Any, last_share: Callable[[list[np.ndarray]], np.ndarray]
+    ) -> Shared:
+        """Parties 0..n-2 draw uniform words; the dealer computes the last party's words as
+        last_share(the others' words) and sends them in the adjust."""
+        dt, shape = np.dtype(dt), _shape(shape)
+        last = self.n - 1
+        if not self.is_dealer:
+            if self.rank != last:
+                return Shared(mine=_draw(self.streams[self.rank], dt, shape))
+            return Shared(mine=self._take(dt, shape))
+        others = [_draw(self.streams[p], dt, shape) for p in range(last)]
+        words = np.ascontiguousarray(last_share(others)).astype(dt, copy=False).reshape(shape)
+        self._adj_out.append(words.reshape(-1).view(U8))
+        return Shared()
+
+    def _take(self, dt: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+        if self._adj_in is None:
+            raise LinkError(f"party {self.rank}: dealer correlation needs an adjust but none was received")
+        size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        chunk = self._adj_in[self._adj_pos : self._adj_pos + size]
+        if chunk.size != size:
+            raise LinkError(f"party {self.rank}: dealer adjust too short (out of sync with the dealer)")
+        self._adj_pos += size
+        return np.array(chunk).view(dt).reshape(shape)  # one aligned copy
+
+    def adjust_bytes(self) -> np.ndarray:
+        """Dealer: the concatenated adjust for the last party."""
+        return np.concatenate(self._adj_out) if self._adj_out else np.zeros(0, U8)
+
+    def check_consumed(self) -> None:
+        if self._adj_in is not None and self._adj_pos != self._adj_in.size:
+            raise LinkError(
+                f"party {self.rank}: dealer adjust has {self._adj_in.size - self._adj_pos} unused bytes "
+                "(client and dealer disagree on the correlation; same veil version everywhere?)"
+            )
+
+
+def _shape(shape: Any) -> tuple[int, ...]:
+    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One correlation kind: fn(corr, *params) -> shares, with `arity` integer parameters."""
+
+    fn: Callable[..., tuple[Any, ...]]
+    arity: int
+
+
+RecipeBook = dict[int, Recipe]
+
+
+# ------------------------------------------------------------------------------------- client
+
+
+def mine(x: Any) -> Any:
+    """A client's shares in a recipe's output (Shared -> its `mine`, recursively)."""
+    if isinstance(x, Shared):
+        return x.mine
+    if isinstance(x, (list, tuple)):
+        return type(x)(mine(v) for v in x)
+    return x
+
+
+class DealerClient:
+    """A compute party's view of the dealer: one call per correlation, shares in the party's order."""
+
+    def __init__(self, link: Link, stream: AesCtrStream, recipes: RecipeBook) -> None:
+        self.link = link
+        self.recipes = recipes
+        self.rank = link.rank
+        self.world = link.world
+        self.stream = stream
+
+    def get(self, kind: int, *params: int) -> tuple[Any, ...]:
+        """Draw correlation `kind`; the last party fetches its adjust from the dealer."""
+        recipe = self.recipes.get(kind)
+        if recipe is None or len(params) != recipe.arity:
+            raise ValueError(f"dealer: unknown correlation kind {kind} or wrong parameters {params}")
+        adjust = None
+        if self.rank == self.world - 1:
+            req = np.zeros(REQ_WORDS, np.uint64)
+            req[0], req[1 : 1 + len(params)] = kind, params
+            self.link.send(self.world, TAG_REQ, req)
+            adjust = self.link.recv(self.world, TAG_ADJ)
+        corr = Corr(self.world, {self.rank: self.stream}, self.rank, adjust)
+        out = recipe.fn(corr, *params)
+        corr.check_consumed()
+        return mine(out)
+
+    def stop(self) -> None:
+        """Tell the dealer to stop serving (sent by the last party; others do nothing)."""
+        if self.rank == self.world - 1:
+            self.link.send(self.world, TAG_REQ, np.zeros(REQ_WORDS, np.uint64))
+
+    def close(self) -> None:
+        """Best-effort `stop` at the end of a job: never raises (the link may already be down)."""
+        try:
+            self.stop()
+        except VeilError:
+            pass
+
+
+# ------------------------------------------------------------------------------------- server
+
+
+def serve(
+    link: Link,
+    streams: dict[int, AesCtrStream],
+    private: AesCtrStream,
+    max_idle_s: float,
+    recipes: RecipeBook,
+) -> int:
+    """The dealer loop: answer the last party's requests until STOP or until the parties close.
+
+    Each wait is bounded by the link timeout; idle waits are retried until `max_idle_s` has
+    passed since the last request. Returns the number of correlations served.
+    """
+    world = link.world
+    served, last_seen = 0, time.monotonic()
+    while True:
+        try:
+            req = link.recv(world - 1, TAG_REQ)
+        except PeerClosedError:
+            return served
+        except LinkTimeoutError:
+            if time.monotonic() - last_seen > max_idle_s:
+                raise
+            continue
+        last_seen = time.monotonic()
+        kind, params = parse_request(req, recipes)
+        if kind == STOP:
+            return served
+        corr = Corr(world, streams, world, private=private)
+        recipes[kind].fn(corr, *params)
+        link.send(world - 1, TAG_ADJ, corr.adjust_bytes())
+        served += 1
+
+
+def parse_request(req: np.ndarray, recipes: RecipeBook) -> tuple[int, tuple[int, ...]]:
+    """(kind, parameters) of a request; LinkError if malformed or unknown."""
+    if req.dtype != np.uint64 or req.shape != (REQ_WORDS,):
+        raise LinkError(
+            f"dealer: malformed request ({req.dtype}, {req.shape}); expected {REQ_WORDS} uint64 words"
+        )
+    kind = int(req[0])
+    if kind != STOP and kind not in recipes:
+        raise LinkError(
+            f"dealer: unknown correlation kind {kind} (client and dealer run different versions?)"
+        )
+    arity = recipes[kind].arity if kind != STOP else 0
+    return kind, tuple(int(v) for v in req[1 : 1 + arity])
