@@ -56,8 +56,8 @@ def reconstruct(config: RuntimeConfig, payloads: list[np.ndarray]) -> np.ndarray
             total = ring.add(total, p)
         return total
     if config.protocol is ProtocolKind.ABY3:
-        total = np.ascontiguousarray(payloads[0]["s0"])
+        total = payloads[0]["s0"].copy()
         for p in payloads[1:]:
-            total = ring.add(total, np.ascontiguousarray(p["s0"]))
+            total = ring.add(total, p["s0"].copy())
         return total
     raise ValueError(f"no reconstruction for protocol {config.protocol.value}")
