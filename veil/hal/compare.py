@@ -1,0 +1,168 @@
+"""Comparisons and selection on HAL Values (sign tests of differences; products with 0/1 bits).
+
+Costs (secret): less/greater = one MSB; equal = one EQZ; select = one product; maximum/minimum/
+relu/abs = one MSB + one product; sign = one batched MSB. Public inputs are computed locally.
+Results of comparisons are BOOL Values holding 0/1 ring integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from veil.config import Field
+from veil.dtypes import DType, Visibility
+from veil.hal import ring as hr
+from veil.hal.fxp import align, decode_public
+from veil.hal.layout import common_vis, concat_flat, split_flat
+from veil.hal.value import Value
+from veil.mpc import ring as R
+from veil.mpc.context import ProtocolContext
+
+BOOL, INT = DType.BOOL, DType.INT
+
+
+def unify(ctx: ProtocolContext, values: Sequence[Value]) -> list[Value]:
+    """Bring Values to their joined visibility (sharing PUBLIC/PRIVATE ones if the join is SECRET)."""
+    vis, owner = common_vis(values)
+    if vis is Visibility.SECRET:
+        return [hr.to_secret(ctx, v) for v in values]
+    if vis is Visibility.PRIVATE:
+        held = ctx.rank == owner
+        return [hr.make(v, v.payload if held else None, vis=vis, owner=owner) for v in values]
+    return list(values)
+
+
+def msb_many(ctx: ProtocolContext, values: Sequence[Value]) -> list[Value]:
+    """Sign bits of several Values with one batched MSB call."""
+    vals = unify(ctx, values)
+    if len(vals) == 1:
+        return [hr._msb(ctx, vals[0])]
+    return split_flat(hr._msb(ctx, concat_flat(vals)), vals)
+
+
+def mul_many(ctx: ProtocolContext, pairs: Sequence[tuple[Value, Value]]) -> list[Value]:
+    """Raw ring products of several same-shaped pairs with one batched multiplication."""
+    if len(pairs) == 1:
+        return [hr._mul(ctx, *pairs[0])]
+    lefts = unify(ctx, [a for a, _ in pairs])
+    rights = unify(ctx, [b for _, b in pairs])
+    prod = hr._mul(ctx, concat_flat(lefts), concat_flat(rights))
+    outs = split_flat(prod, rights)
+    return [
+        hr.make(o, o.payload, dtype=r.dtype, fxp_bits=r.fxp_bits + lft.fxp_bits)
+        for o, lft, r in zip(outs, lefts, rights)
+    ]
+
+
+def _not(ctx: ProtocolContext, b: Value) -> Value:
+    one = hr.public(ctx, hr.ring_int(ctx, (), 1), BOOL)
+    return hr._sub(ctx, one, b, dtype=BOOL, fxp_bits=0)
+
+
+def _plain_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact signed a < b of ring arrays (no overflow of the difference), as ring 0/1."""
+    field = R.field_of(a)
+    if field is Field.FM64:
+        lt = a.view(np.int64) < b.view(np.int64)
+    else:
+        ahi, bhi = a["hi"].view(np.int64), b["hi"].view(np.int64)
+        lt = (ahi < bhi) | ((ahi == bhi) & (a["lo"] < b["lo"]))
+    return R.from_int64(field, lt.astype(np.int64))
+
+
+def less(ctx: ProtocolContext, x: Value, y: Value) -> Value:
+    """[x < y]: the sign of x - y for secrets (valid while |x - y| < 2^(k-1)), exact when public."""
+    x, y = align(ctx, x, y)
+    if x.is_public and y.is_public:
+        shape = tuple(np.broadcast_shapes(x.shape, y.shape))
+        a, b = hr.bcast(x, shape).payload, hr.bcast(y, shape).payload
+        return Value(shape, BOOL, Visibility.PUBLIC, 0, _plain_less(np.asarray(a), np.asarray(b)))
+    return hr._msb(ctx, hr._sub(ctx, x, y))
+
+
+def greater(ctx: ProtocolContext, x: Value, y: Value) -> Value:
+    return less(ctx, y, x)
+
+
+def less_equal(ctx: ProtocolContext, x: Value, y: Value) -> Value:
+    return _not(ctx, less(ctx, y, x))
+
+
+def greater_equal(ctx: ProtocolContext, x: Value, y: Value) -> Value:
+    return _not(ctx, less(ctx, x, y))
+
+
+def equal(ctx: ProtocolContext, x: Value, y: Value) -> Value:
+    x, y = align(ctx, x, y)
+    return hr._eqz(ctx, hr._sub(ctx, x, y))
+
+
+def not_equal(ctx: ProtocolContext, x: Value, y: Value) -> Value:
+    return _not(ctx, equal(ctx, x, y))
+
+
+def select(ctx: ProtocolContext, pred: Value, on_true: Value, on_false: Value) -> Value:
+    """pred ? on_true : on_false for a BOOL 0/1 pred; public pred selects locally (no messages)."""
+    a, b = align(ctx, on_true, on_false)
+    shape = tuple(np.broadcast_shapes(pred.shape, a.shape, b.shape))
+    pred, a, b = hr.bcast(pred, shape), hr.bcast(a, shape), hr.bcast(b, shape)
+    if pred.is_public:
+        a, b = unify(ctx, [a, b])
+        if a.payload is None or b.payload is None:
+            return hr.make(a, None)
+        mask = R.to_int64(pred.payload) != 0
+        return hr.make(a, np.where(mask, a.payload, b.payload))
+    diff = hr._sub(ctx, a, b)
+    picked = hr._mul(ctx, pred, diff, dtype=a.dtype, fxp_bits=a.fxp_bits)
+    return hr._add(ctx, b, picked, dtype=a.dtype, fxp_bits=a.fxp_bits)
+
+
+def maximum(ctx: ProtocolContext, x: Value, y: Value) -> Value:
+    return select(ctx, less(ctx, x, y), y, x)
+
+
+def minimum(ctx: ProtocolContext, x: Value, y: Value) -> Value:
+    return select(ctx, less(ctx, x, y), x, y)
+
+
+def _as_int(b: Value) -> Value:
+    return hr.make(b, b.payload, dtype=INT, fxp_bits=0)
+
+
+def abs_(ctx: ProtocolContext, x: Value) -> Value:
+    """|x| = x * (1 - 2 [x < 0]): one MSB and one product."""
+    s = hr._sub(
+        ctx, hr.public(ctx, hr.ring_int(ctx, (), 1), INT), hr._mul_int(ctx, _as_int(hr._msb(ctx, x)), 2)
+    )
+    return hr._mul(ctx, x, s, dtype=x.dtype, fxp_bits=x.fxp_bits)
+
+
+def sign(ctx: ProtocolContext, x: Value) -> Value:
+    """sign(x) in {-1, 0, 1} (jnp.sign) = [x > 0] - [x < 0]: one batched MSB of (x, -x)."""
+    neg_bit, pos_bit = msb_many(ctx, [x, hr._neg(ctx, x)])
+    s = hr._sub(ctx, _as_int(pos_bit), _as_int(neg_bit), dtype=INT, fxp_bits=0)
+    if x.dtype is DType.FXP:
+        return hr._lshift(ctx, s, x.fxp_bits, dtype=DType.FXP, fxp_bits=x.fxp_bits)
+    return hr.make(s, s.payload, dtype=x.dtype)
+
+
+def relu(ctx: ProtocolContext, x: Value) -> Value:
+    """max(x, 0) = x * (1 - [x < 0])."""
+    keep = _not(ctx, hr._msb(ctx, x))
+    return hr._mul(ctx, x, keep, dtype=x.dtype, fxp_bits=x.fxp_bits)
+
+
+def clamp(ctx: ProtocolContext, x: Value, lo: Value, hi: Value) -> Value:
+    """min(max(x, lo), hi) (lax.clamp). Public lo <= hi: one batched MSB and one batched product."""
+    if not (lo.is_public and hi.is_public) or np.any(decode_public(lo) > decode_public(hi)):
+        return minimum(ctx, maximum(ctx, x, lo), hi)
+    x, lo = align(ctx, x, lo)
+    x, hi = align(ctx, x, hi)
+    lo, hi = hr.bcast(lo, x.shape), hr.bcast(hi, x.shape)
+    to_lo, to_hi = hr._sub(ctx, lo, x), hr._sub(ctx, hi, x)
+    below, above = msb_many(ctx, [hr._neg(ctx, to_lo), to_hi])  # [x < lo], [hi < x]
+    d_lo, d_hi = mul_many(ctx, [(below, to_lo), (above, to_hi)])
+    out = hr._add(ctx, hr._add(ctx, x, d_lo), d_hi)
+    return hr.make(out, out.payload, dtype=x.dtype, fxp_bits=x.fxp_bits)

@@ -1,0 +1,1 @@
+"""The veil VM: executes IR programs on one party by dispatching ops to HAL (see interpreter.py)."""

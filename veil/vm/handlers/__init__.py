@@ -1,0 +1,1 @@
+"""Op handlers by family; each module exports HANDLERS: dict[opcode, handler]."""
