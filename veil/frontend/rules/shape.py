@@ -1,4 +1,4 @@
-"""Shape rules: broadcast, reshape, transpose, squeeze, concatenate, split, slice, rev, pad, iota."""
+"""Shape rules: broadcast, reshape, transpose, squeeze, concatenate, stack, tile, split, slice, rev, pad, iota."""
 
 from __future__ import annotations
 
@@ -123,7 +123,33 @@ def _iota(ctx: Lowering, eqn: Any, ins: list[Value]) -> list[Value]:
     return [out]
 
 
+def _stack(ctx: Lowering, eqn: Any, ins: list[Value]) -> list[Value]:
+    """stack(*xs, axis) -> insert a unit axis in each operand, then concatenate along it."""
+    axis = int(eqn.params["axis"])
+    parts = []
+    for x in ins:
+        shape = list(x.type.shape)
+        shape.insert(axis, 1)
+        parts.append(ctx.reshape(x, shape))
+    if len(parts) == 1:
+        return [ctx.reshape(parts[0], out_shape(eqn))]
+    return [ctx.emit1("concatenate", parts, out_shape(eqn), out_dtype(eqn), dimension=axis)]
+
+
+def _tile(ctx: Lowering, eqn: Any, ins: list[Value]) -> list[Value]:
+    """tile(x, reps) -> broadcast to interleaved (rep, size) axes, then merge each pair."""
+    x = ins[0]
+    reps = ints(eqn.params["reps"])
+    x = ctx.reshape(x, (1,) * (len(reps) - x.type.ndim) + x.type.shape)
+    wide = tuple(d for r, n in zip(reps, x.type.shape) for d in (r, n))
+    dims = tuple(2 * i + 1 for i in range(len(reps)))
+    b = ctx.emit("broadcast_in_dim", [x], [x.type.with_shape(wide)], {"shape": wide, "broadcast_dimensions": dims})
+    return [ctx.reshape(b[0], out_shape(eqn))]
+
+
 RULES: dict[str, Rule] = {
+    "stack": _stack,
+    "tile": _tile,
     "broadcast_in_dim": _broadcast_in_dim,
     "reshape": _reshape,
     "transpose": _transpose,
