@@ -86,7 +86,8 @@ class Machine:
     def _step(self, op: Op, args: list[Value], top: bool) -> list[Value]:
         self.ops_executed += 1
         handler = lookup(op)
-        measure = top and self.on_op is not None
+        # leaf ops at any depth are measured; control ops are the sum of what they contain
+        measure = self.on_op is not None and not op.regions
         if measure:
             before, t0 = self.ctx.link.stats.snapshot(), time.perf_counter()
         try:
@@ -137,7 +138,7 @@ def run_program(
 ) -> list[Value]:
     """Execute `program` on this party's input Values; returns its output Values.
 
-    `on_op(op, seconds, stats_delta)` is called after each top-level op with the wall time and
+    `on_op(op, seconds, stats_delta)` is called after each leaf op (at any loop depth) with the wall time and
     the change of this party's link statistics (control-flow ops count with their bodies).
     """
     if len(inputs) != len(program.inputs):
