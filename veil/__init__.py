@@ -4,6 +4,7 @@ Public API (re-exports only; importing veil has no side effects and loads nothin
     veil.jit(fn, protocol="semi2k", field="FM64", parties=2)  -> secure callable
     veil.public(x)                                             -> mark an input public
     veil.RuntimeConfig, veil.ApproxConfig                      -> configuration
+    veil.init / PYU / SPU / reveal / cluster_def / shutdown    -> SecretFlow-style devices (veil.device.api)
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ _LAZY = {
     "jit": "veil.device.jit",
     "JitFunction": "veil.device.jit",
     "public": "veil.frontend.trace",
+    "init": "veil.device.api",
+    "shutdown": "veil.device.api",
+    "reveal": "veil.device.api",
+    "PYU": "veil.device.api",
+    "SPU": "veil.device.api",
+    "cluster_def": "veil.device.api",
 }
 
 
@@ -45,12 +52,18 @@ __all__ = [
     "JitFunction",
     "KernelMissingError",
     "LinkError",
+    "PYU",
     "PartyError",
     "ProtocolKind",
     "RuntimeConfig",
+    "SPU",
     "TruncMode",
     "UnsupportedOpError",
     "VeilError",
+    "cluster_def",
+    "init",
     "jit",
     "public",
+    "reveal",
+    "shutdown",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from veil.config import ProtocolKind, RuntimeConfig
+from veil.device.party import PartyResult, hal_value, run_party
 from veil.dtypes import Visibility
 from veil.hal.value import Value as HalValue
 from veil.ir.program import Program
@@ -23,8 +24,7 @@ from veil.link.memory import run_job
 from veil.link.shaper import Shaper
 from veil.mpc import io
 from veil.mpc.prg import AesCtrStream
-from veil.mpc.protocols import make_context, run_dealer
-from veil.vm.interpreter import run_program
+from veil.mpc.protocols import run_dealer
 
 
 @dataclass
@@ -100,19 +100,14 @@ class Simulator:
         config = self.config
         with_dealer = config.protocol is ProtocolKind.SEMI2K
 
-        def party(link: Any) -> tuple[list[HalValue], Any, list[tuple[str, float, Any]]]:
-            ctx = make_context(link, config, dealer_link_present=with_dealer)
-            try:
-                values = [_hal_input(ctx.rank, inp, config) for inp in inputs]
-                trace: list[tuple[str, float, Any]] = []
-                outs = run_program(
-                    program, values, ctx, on_op=lambda op, secs, delta: trace.append((op.opcode, secs, delta))
-                )
-                return outs, link.stats.snapshot(), trace
-            finally:
-                close = getattr(ctx.dealer, "close", None)
-                if close is not None:
-                    close()
+        def party(link: Any) -> PartyResult:
+            return run_party(
+                link,
+                config,
+                program,
+                lambda rank: [hal_value(inp.value_type, inp.payloads[rank], config) for inp in inputs],
+                dealer_present=with_dealer,
+            )
 
         dealer = (lambda link: run_dealer(link, config)) if with_dealer else None
         start = time.perf_counter()
@@ -125,12 +120,6 @@ class Simulator:
         stats.party0_bytes = results[0][1].online.bytes_sent
         stats.wall_s = time.perf_counter() - start
         return [r[0] for r in results], stats
-
-
-def _hal_input(rank: int, inp: PartyInput, config: RuntimeConfig) -> HalValue:
-    t = inp.value_type
-    fxp_bits = config.f if t.dtype.value == "fxp" else 0
-    return HalValue(tuple(t.shape), t.dtype, t.vis, fxp_bits, inp.payloads[rank], t.owner)
 
 
 def _aggregate(traces: list[list[tuple[str, float, Any]]]) -> RunStats:
