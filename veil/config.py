@@ -69,9 +69,14 @@ class ApproxConfig:
     reciprocal: ReciprocalMode = ReciprocalMode.GOLDSCHMIDT
     reciprocal_iters: int = 2
     sigmoid: SigmoidMode = SigmoidMode.EXACT
+    # log/reciprocal/sqrt find the highest set bit with sign tests: 2 stages (13 tests, 10 rounds
+    # on FM64) or 1 stage (48 tests, 5 rounds): fewer bytes or fewer rounds
+    normalize_stages: int = 2
 
     def __post_init__(self) -> None:
         _coerce_enums(self)
+        if self.normalize_stages not in (1, 2):
+            raise ConfigError(f"normalize_stages={self.normalize_stages}: must be 1 or 2 (default 2)")
         if not 1 <= self.exp_taylor_iters <= 16:
             raise ConfigError(f"exp_taylor_iters={self.exp_taylor_iters}: must be in 1..16 (SPU uses 8)")
         if not 1 <= self.reciprocal_iters <= 6:

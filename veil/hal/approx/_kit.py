@@ -1,0 +1,298 @@
+"""Shared plumbing for the approximations: the plaintext shortcut, batched products and
+truncations, public-weight combinations of comparison bits, and polynomials at a chosen precision.
+
+Working precision. Inside an approximation, bounded intermediates (|v| <= a few) are carried with
+more fraction bits than the config's f when the ring has room, and each value records its own
+`fxp_bits`. Every raw (untruncated) ring value stays below 2^(k-2) in magnitude, the range in which
+the protocols' truncation is exact up to 1 LSB; the helpers check this from stated bounds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from veil.dtypes import DType
+from veil.hal import ring as hr
+from veil.hal.fxp import constant, decode_public, to_fxp
+from veil.hal.layout import concat_flat, split_flat
+from veil.hal.value import Value
+from veil.mpc.context import ProtocolContext
+
+FXP, INT = DType.FXP, DType.INT
+
+
+class BudgetError(ValueError):
+    """An approximation's bit budget does not fit the ring (a design error, not a user error)."""
+
+
+def check_budget(ctx: ProtocolContext, log2_max: float, what: str) -> None:
+    """Raise BudgetError unless a raw value bounded by 2^log2_max stays below 2^(k-2)."""
+    if log2_max >= ctx.k - 2:
+        raise BudgetError(
+            f"hal.approx: {what} needs {log2_max:.1f} bits but {ctx.field.name} truncates exactly "
+            f"only below 2^{ctx.k - 2}; use FM128 or fewer fraction bits"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# plaintext shortcut and encodings
+
+
+def plain_map(ctx: ProtocolContext, fn: Callable[..., np.ndarray], *xs: Value) -> Value | None:
+    """fn in float64 when no input is secret (PUBLIC, or PRIVATE to one owner); else None.
+
+    Public results are exact up to the encoding and cost nothing; a PRIVATE input is evaluated
+    by its owner (others hold None). Non-finite results are clipped into the ring's range.
+    """
+    owners = {x.owner for x in xs if not x.is_public}
+    if any(x.is_secret for x in xs) or len(owners) > 1:
+        return None
+    shape = tuple(np.broadcast_shapes(*(x.shape for x in xs)))
+    f = ctx.config.f
+    owner = owners.pop() if owners else None
+    if owner is not None and ctx.rank != owner:
+        return Value(shape, FXP, hr.PRIVATE, f, None, owner)
+    with np.errstate(all="ignore"):
+        out = np.asarray(fn(*(decode_public(x) for x in xs)), dtype=np.float64)
+    limit = 2.0 ** (ctx.k - 2 - f)
+    out = np.clip(np.nan_to_num(out, nan=0.0, posinf=limit, neginf=-limit), -limit, limit)
+    res = constant(ctx, out, shape)
+    if owner is not None:
+        return hr.make(res, res.payload, vis=hr.PRIVATE, owner=owner)
+    return res
+
+
+def as_fxp(ctx: ProtocolContext, x: Value) -> Value:
+    """x as FXP with the config's f fraction bits (local unless it carries more bits)."""
+    if x.dtype is FXP and x.fxp_bits == ctx.config.f:
+        return x
+    return to_fxp(ctx, x)
+
+
+def as_int(x: Value) -> Value:
+    """Reinterpret a BOOL/INT/FXP payload as a raw ring integer (no change to the payload)."""
+    return hr.make(x, x.payload, dtype=INT, fxp_bits=0)
+
+
+def with_bits(ctx: ProtocolContext, x: Value, bits: int) -> Value:
+    """Re-encode FXP x with `bits` fraction bits: a free left shift, or a truncation."""
+    if bits >= x.fxp_bits:
+        return hr._lshift(ctx, x, bits - x.fxp_bits, dtype=FXP, fxp_bits=bits)
+    return hr._trunc(ctx, x, x.fxp_bits - bits, dtype=FXP, fxp_bits=bits)
+
+
+def pub_int(ctx: ProtocolContext, ints: Sequence[int] | int, shape: tuple[int, ...] | None = None) -> Value:
+    """A PUBLIC INT Value of (possibly big) Python ints taken mod 2^k, reshaped to `shape`."""
+    flat = [hr.ring_int(ctx, (), int(v)) for v in np.ravel(np.asarray(ints, dtype=object))]
+    arr = np.stack(flat) if flat else hr.ring_int(ctx, (0,), 0)
+    arr = arr.reshape(shape if shape is not None else np.shape(ints))
+    return Value(tuple(arr.shape), INT, hr.PUBLIC, 0, arr)
+
+
+def pub_fxp(ctx: ProtocolContext, value: float, bits: int) -> Value:
+    """A PUBLIC scalar FXP constant with `bits` fraction bits (exact rounding, big ints allowed)."""
+    v = pub_int(ctx, round_scaled(value, bits), ())
+    return hr.make(v, v.payload, dtype=FXP, fxp_bits=bits)
+
+
+def round_scaled(value: float, bits: int) -> int:
+    """round(value * 2^bits) as an exact Python int (float64 value, any bits >= 0)."""
+    m, e = math.frexp(float(value))  # value = m * 2^e, m has 53 significant bits
+    mant = int(m * 2.0**53)
+    shift = e - 53 + bits
+    if shift >= 0:
+        return mant << shift
+    return (mant + (1 << (-shift - 1))) >> (-shift)
+
+
+# ---------------------------------------------------------------------------------------------
+# batched products and truncations (one kernel call each, whatever the number of operands)
+
+
+def mul_batch(ctx: ProtocolContext, pairs: Sequence[tuple[Value, Value]]) -> list[Value]:
+    """Raw ring products a*b of same-shaped pairs: all secret x secret ones in one round
+    (the square kernel when every pair is a square); pairs with a public side are local."""
+    out: dict[int, Value] = {}
+    remote = []
+    for n, (a, b) in enumerate(pairs):
+        if a.is_public or b.is_public:
+            out[n] = hr._mul(ctx, a, b)
+        else:
+            remote.append(n)
+    if len(remote) == 1:
+        a, b = pairs[remote[0]]
+        out[remote[0]] = hr._square(ctx, a) if a is b else hr._mul(ctx, a, b)
+    elif remote:
+        lefts = [hr.to_secret(ctx, pairs[n][0]) for n in remote]
+        rights = [hr.to_secret(ctx, pairs[n][1]) for n in remote]
+        if all(pairs[n][0] is pairs[n][1] for n in remote):
+            prod = hr._square(ctx, concat_flat(lefts))
+        else:
+            prod = hr._mul(ctx, concat_flat(lefts), concat_flat(rights))
+        out.update(zip(remote, split_flat(prod, lefts)))
+    return [
+        hr.make(out[n], out[n].payload, dtype=_dt(a, b), fxp_bits=a.fxp_bits + b.fxp_bits)
+        for n, (a, b) in enumerate(pairs)
+    ]
+
+
+def trunc_batch(ctx: ProtocolContext, values: Sequence[Value], shift: int) -> list[Value]:
+    """Each value shifted right by `shift` bits, rounded (one truncation call for all secrets).
+
+    Half an output LSB is added first (a free public addition): an exact shift then rounds to
+    nearest, and a protocol truncation (floor within 1 LSB, either way) errs by at most 1.5 LSB.
+    """
+    if shift == 0:
+        return list(values)
+    half = pub_int(ctx, 1 << (shift - 1), ())
+    values = [hr._add(ctx, v, half, dtype=v.dtype, fxp_bits=v.fxp_bits) for v in values]
+    if len(values) == 1:
+        v = values[0]
+        return [hr._trunc(ctx, v, shift, dtype=v.dtype, fxp_bits=max(0, v.fxp_bits - shift))]
+    vals = [hr.to_secret(ctx, v) for v in values]
+    out = split_flat(hr._trunc(ctx, concat_flat(vals), shift), vals)
+    return [
+        hr.make(o, o.payload, dtype=v.dtype, fxp_bits=max(0, v.fxp_bits - shift)) for o, v in zip(out, vals)
+    ]
+
+
+def _dt(a: Value, b: Value) -> DType:
+    return FXP if FXP in (a.dtype, b.dtype) else INT
+
+
+def msb_rows(ctx: ProtocolContext, x: Value, signs: Sequence[int], offsets: Sequence[int]) -> Value:
+    """BOOL bits [signs[r] * x + offsets[r] < 0] for every row r, in one MSB call.
+
+    x is read as a raw ring integer; the result has shape (rows, *x.shape).
+    """
+    rows = len(signs)
+    lead = (rows,) + (1,) * len(x.shape)
+    arg = hr._add(
+        ctx,
+        hr._mul(ctx, as_int(x), pub_int(ctx, list(signs), lead), dtype=INT, fxp_bits=0),
+        pub_int(ctx, list(offsets), lead),
+        dtype=INT,
+        fxp_bits=0,
+    )
+    return hr._msb(ctx, arg)
+
+
+def row(v: Value, i: int, dtype: DType | None = None) -> Value:
+    """Row i of a Value stacked along axis 0 (e.g. one set of bits from `msb_rows`)."""
+    payload = None if v.payload is None else v.payload[i]
+    return hr.make(v, payload, shape=v.shape[1:], dtype=dtype)
+
+
+def lincomb(
+    ctx: ProtocolContext,
+    bits: Value,
+    weights: Sequence[int],
+    bias: int,
+    *,
+    fxp_bits: int = 0,
+    dtype: DType = INT,
+) -> Value:
+    """bias + sum_r weights[r] * bits[r] (Python ints, any size, mod 2^k): local."""
+    lead = (len(weights),) + (1,) * (len(bits.shape) - 1)
+    scaled = hr._mul(ctx, as_int(bits), pub_int(ctx, list(weights), lead), dtype=INT, fxp_bits=0)
+    total = hr._add(ctx, hr._sum(ctx, scaled, 0), pub_int(ctx, bias, ()), dtype=INT, fxp_bits=0)
+    return hr.make(total, total.payload, dtype=dtype, fxp_bits=fxp_bits)
+
+
+# ---------------------------------------------------------------------------------------------
+# polynomials at a chosen precision
+
+
+def power_levels(degree: int, needed: Sequence[int] | None = None) -> list[list[tuple[int, int]]]:
+    """Products [(i, j)] -> x^(i+j) per level giving x^2..x^degree in ceil(log2(degree)) levels.
+
+    With `needed` (the exponents whose coefficients are nonzero), products that feed none of them
+    are dropped (an odd polynomial of degree 15 needs 9 products instead of 14).
+    """
+    levels, top = [], 1
+    while top < degree:
+        levels.append([(top, j) for j in range(1, min(top, degree - top) + 1)])
+        top = min(2 * top, degree)
+    if needed is None:
+        return levels
+    want = {int(n) for n in needed if n >= 2}
+    pruned: list[list[tuple[int, int]]] = []
+    for level in reversed(levels):
+        keep = [(i, j) for i, j in level if i + j in want]
+        for i, j in keep:
+            want.update(v for v in (i, j) if v >= 2)
+        pruned.append(keep)
+    return [lv for lv in reversed(pruned) if lv]
+
+
+def _nonzero(coeffs: Sequence[float]) -> list[int]:
+    return [i for i, c in enumerate(coeffs) if c != 0.0]
+
+
+def _poly_plan(
+    ctx: ProtocolContext,
+    b: int,
+    coeffs: Sequence[float],
+    degree: int,
+    bound: float,
+    out_bits: int,
+    total: float,
+    raw_last: bool,
+) -> int | None:
+    """The alignment W of the coefficient sum, or None if this layout cannot meet the precision."""
+    levels = power_levels(degree, _nonzero(coeffs))
+    last = {i + j for i, j in levels[-1]} if (levels and raw_last) else set()
+    bits = {i: (2 * b if i in last else b) for i in range(1, degree + 1)}
+    top = max(bits.values(), default=b)
+    w_max = ctx.k - 3 - max(0, math.ceil(math.log2(total + 1e-300)))
+    # the smallest W whose coefficient rounding stays below the output's (or the powers') LSB
+    target = 2.0 ** -min(out_bits + 2, b - 2)
+    need = sum(2.0 ** (bits[i] - 1) * bound**i for i in range(1, degree + 1) if coeffs[i] != 0.0)
+    W = max(top, out_bits, math.ceil(math.log2(need / target)) if need > 0 else 0)
+    return W if W <= w_max else None
+
+
+def poly_eval(
+    ctx: ProtocolContext,
+    u: Value,
+    coeffs: Sequence[float],
+    out_bits: int,
+    bound: float,
+    extras: Sequence[tuple[Value, float, float]] = (),
+) -> Value:
+    """sum_i coeffs[i] u^i (+ sum w * v for extras (v, w, |w v| bound)) as FXP with out_bits bits.
+
+    Powers are computed in log depth at u's own fraction bits b. When the ring has room, the last
+    level's products stay untruncated (2b bits); every term is aligned to W bits, summed locally
+    and truncated once. Cost: ceil(log2 d) product rounds and as many truncations (one more when
+    the last level must be truncated too). `bound` >= |u|; the sum stays below 2^(k-3).
+    """
+    b = u.fxp_bits
+    degree = max((i for i, c in enumerate(coeffs) if c != 0.0), default=0)
+    total = sum(abs(c) * bound**i for i, c in enumerate(coeffs)) + sum(abs(e[2]) for e in extras)
+    raw_last = True
+    W = _poly_plan(ctx, b, coeffs, degree, bound, out_bits, total, True)
+    if W is None:
+        raw_last = False
+        W = _poly_plan(ctx, b, coeffs, degree, bound, out_bits, total, False)
+    if W is None:
+        raise BudgetError(f"hal.approx.poly_eval: degree {degree} at {b} bits does not fit {ctx.field.name}")
+    pw: dict[int, Value] = {1: u}
+    levels = power_levels(degree, _nonzero(coeffs))
+    lb = math.log2(max(bound, 1.0))
+    for n, level in enumerate(levels):
+        check_budget(ctx, 2 * b + lb * max(i + j for i, j in level), "poly_eval powers")
+        prods = mul_batch(ctx, [(pw[i], pw[j]) for i, j in level])
+        if n < len(levels) - 1 or not raw_last:
+            prods = trunc_batch(ctx, prods, b)
+        pw.update({i + j: p for (i, j), p in zip(level, prods)})
+    acc = hr._mul(ctx, as_int(u), pub_int(ctx, 0, ()), dtype=FXP, fxp_bits=W)
+    terms = [(pw[i], coeffs[i]) for i in range(1, degree + 1) if coeffs[i] != 0.0]
+    for v, w in terms + [(v, w) for v, w, _ in extras]:
+        term = hr._mul(ctx, v, pub_int(ctx, round_scaled(w, W - v.fxp_bits), ()), dtype=FXP, fxp_bits=W)
+        acc = hr._add(ctx, acc, term, dtype=FXP, fxp_bits=W)
+    acc = hr._add(ctx, acc, pub_fxp(ctx, coeffs[0] if coeffs else 0.0, W), dtype=FXP, fxp_bits=W)
+    return trunc_batch(ctx, [acc], W - out_bits)[0]
