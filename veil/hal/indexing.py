@@ -116,7 +116,7 @@ def gather(
     safe = np.maximum(pos, 0)
 
     def take(p: np.ndarray) -> np.ndarray:
-        out = np.ascontiguousarray(p.reshape(-1)[safe])
+        out = np.require(p.reshape(-1)[safe], requirements="C")
         if holes.any():
             out[holes] = np.zeros((), p.dtype)
         return out

@@ -45,7 +45,7 @@ def linear_map(p: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndar
             h = np.asarray(fn(hi), dtype=np.uint64)
         return R.add(_pack128(a, h), _pack128(b << _S32, b >> _S32))
     if dt.names:
-        parts = {n: linear_map(np.ascontiguousarray(p[n]), fn) for n in dt.names}
+        parts = {n: linear_map(np.require(p[n], requirements="C"), fn) for n in dt.names}
         first = next(iter(parts.values()))
         out = np.empty(first.shape, dt)
         for n, part in parts.items():

@@ -66,7 +66,7 @@ def bcast_payload(p: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | 
     """Broadcast a payload to `shape` as a contiguous array (kernels expect equal shapes)."""
     if p is None or p.shape == shape:
         return p
-    return np.ascontiguousarray(np.broadcast_to(p, shape))
+    return np.require(np.broadcast_to(p, shape), requirements=["C", "W"])
 
 
 def bcast(x: Value, shape: Sequence[int]) -> Value:
@@ -103,7 +103,7 @@ def to_secret(ctx: ProtocolContext, x: Value) -> Value:
     if x.is_secret:
         return x
     if x.is_public:
-        return make(x, api.p2s(ctx, np.ascontiguousarray(x.payload)), vis=SECRET, owner=None)
+        return make(x, api.p2s(ctx, np.require(x.payload, requirements="C")), vis=SECRET, owner=None)
     if x.owner is None:
         raise ValueError("hal.to_secret: PRIVATE value without an owner")
     return make(x, api.v2s(ctx, x.payload, x.owner, x.shape), vis=SECRET, owner=None)

@@ -22,7 +22,7 @@ from veil.mpc.context import ProtocolContext
 
 
 def _map(x: Value, fn: Callable[[np.ndarray], np.ndarray], shape: Sequence[int]) -> Value:
-    out = None if x.payload is None else np.ascontiguousarray(fn(x.payload))
+    out = None if x.payload is None else np.require(fn(x.payload), requirements="C")
     return hr.make(x, out, shape=tuple(shape))
 
 

@@ -113,6 +113,11 @@ class Machine:
 def conform(ctx: ProtocolContext, x: Value, t: TensorType, op: Op) -> Value:
     """Check a result against its declared type; share PUBLIC results declared SECRET (free)."""
     where = f"op '{op.opcode}'{f' at {op.loc}' if op.loc else ''} on party {ctx.rank}"
+    if x.payload is not None and tuple(x.payload.shape) != tuple(x.shape):
+        raise VeilError(
+            f"vm: {where} produced a payload of shape {x.payload.shape} for a value of shape {x.shape} "
+            "(a handler bug)"
+        )
     if tuple(x.shape) != tuple(t.shape):
         raise VeilError(
             f"vm: {where} produced shape {x.shape}, its IR type says {t.shape} (a compiler or handler bug)"

@@ -47,7 +47,7 @@ def v2s(ctx: ProtocolContext, x: np.ndarray | None, owner: int, shape: tuple[int
             raise ValueError(f"ref2k.v2s: party {owner} owns the value but passed None")
         for peer in range(ctx.world):
             if peer != owner:
-                ctx.link.send(peer, TAG_V2S, np.ascontiguousarray(x))
+                ctx.link.send(peer, TAG_V2S, np.require(x, requirements="C"))
         return np.array(x, copy=True).reshape(shape)
     return ctx.link.recv(owner, TAG_V2S).reshape(shape)
 

@@ -29,7 +29,7 @@ def open_all(ctx: ProtocolContext, tag: str, share: np.ndarray, xor: bool = Fals
 
     Works for ring arrays and for any unsigned array (packed bit planes, uint32 words).
     """
-    share = np.ascontiguousarray(share)
+    share = np.require(share, requirements="C")
     for peer in _others(ctx):
         ctx.link.send(peer, tag, share)
     total = share
@@ -49,7 +49,7 @@ def combine(a: np.ndarray, b: np.ndarray, xor: bool) -> np.ndarray:
 
 def p2s(ctx: ProtocolContext, x: np.ndarray) -> np.ndarray:
     """Public -> share: party 0 holds x, the others 0."""
-    x = np.ascontiguousarray(x)
+    x = np.require(x, requirements="C")
     return x.copy() if lead(ctx) else ring.zeros(ring.field_of(x), x.shape)
 
 
@@ -60,9 +60,9 @@ def s2p(ctx: ProtocolContext, x: np.ndarray) -> np.ndarray:
 def s2v(ctx: ProtocolContext, x: np.ndarray, to: int) -> np.ndarray | None:
     """Reveal to party `to` only: the others send it their shares (one round)."""
     if ctx.rank != to:
-        ctx.link.send(to, TAG_S2V, np.ascontiguousarray(x))
+        ctx.link.send(to, TAG_S2V, np.require(x, requirements="C"))
         return None
-    total = np.ascontiguousarray(x)
+    total = np.require(x, requirements="C")
     for peer in _others(ctx):
         total = ring.add(total, ctx.link.recv(peer, TAG_S2V))
     return total
