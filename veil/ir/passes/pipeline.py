@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from veil.config import RuntimeConfig
 from veil.errors import CompileError
-from veil.ir.passes import const_fold, cse, dce, fixed_point, fuse_trunc, secret_control, visibility
+from veil.ir.passes import algebraic, const_fold, cse, dce, fixed_point, fuse_trunc, secret_control, visibility
 from veil.ir.program import Program
 from veil.ir.verify import verify
 
@@ -26,6 +26,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("secret_control", secret_control.run),
     ("visibility", visibility.run),
     ("const_fold", const_fold.run),
+    ("algebraic", algebraic.run),
     ("fixed_point", fixed_point.run),
     ("cse", cse.run),
     ("fuse_trunc", fuse_trunc.run),
