@@ -15,6 +15,7 @@ from veil.hal import ring as hr
 from veil.hal.shape import reshape, transpose
 from veil.hal.value import Value
 from veil.mpc.context import ProtocolContext
+from veil.mpc.kernels import OperandKey
 
 
 def default_trunc_bits(ctx: ProtocolContext, x: Value, y: Value) -> int:
@@ -26,6 +27,30 @@ def default_trunc_bits(ctx: ProtocolContext, x: Value, y: Value) -> int:
 
 def _prod(shape: Sequence[int], dims: Sequence[int]) -> int:
     return int(np.prod([shape[d] for d in dims], dtype=np.int64))
+
+
+def _cache_keys(
+    ctx: ProtocolContext,
+    x: Value,
+    y: Value,
+    xperm: list[int],
+    yperm: list[int],
+    xshape: tuple[int, ...],
+    yshape: tuple[int, ...],
+) -> tuple[OperandKey | None, OperandKey | None] | None:
+    """Beaver-cache keys of a secret x secret product (config.beaver_cache, protocol kernel
+    present): an operand is named by its payload and transpose when it needs no reshape."""
+    if not (ctx.config.beaver_cache and x.is_secret and y.is_secret):
+        return None
+    if not ctx.table.has("matmul_ss_cached"):
+        return None
+
+    def key(v: Value, perm: list[int], shape: tuple[int, ...]) -> OperandKey | None:
+        if v.payload is None or tuple(v.shape[d] for d in perm) != tuple(shape):
+            return None
+        return OperandKey(v.payload, tuple(perm))
+
+    return key(x, xperm, xshape), key(y, yperm, yshape)
 
 
 def dot_general(
@@ -53,7 +78,8 @@ def dot_general(
         xt, yt = reshape(ctx, xt, (bsz, m, kk)), reshape(ctx, yt, (bsz, kk, n))
     else:
         xt, yt = reshape(ctx, xt, (m, kk)), reshape(ctx, yt, (kk, n))
-    out = hr._matmul(ctx, xt, yt)
+    keys = _cache_keys(ctx, x, y, lb + lf + lc, rb + rc + rf, xt.shape, yt.shape)
+    out = hr._matmul(ctx, xt, yt, keys=keys or ())
     shape = [x.shape[d] for d in lb] + [x.shape[d] for d in lf] + [y.shape[d] for d in rf]
     out = reshape(ctx, out, shape)
     bits = default_trunc_bits(ctx, x, y) if trunc_bits is None else int(trunc_bits)

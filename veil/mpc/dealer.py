@@ -88,6 +88,7 @@ class Corr:
         rank: int,
         adjust: np.ndarray | None = None,
         private: AesCtrStream | None = None,
+        store: dict[str, Any] | None = None,
     ) -> None:
         self.n = world
         self.streams = streams
@@ -97,6 +98,8 @@ class Corr:
         self._adj_pos = 0
         self._adj_out: list[np.ndarray] = []
         self._private = private
+        # per-run state of stateful recipes (the dealer's Beaver cache); None on clients
+        self.store = store
 
     def _rand(self, dt: np.dtype, shape: tuple[int, ...], xor: bool, parties: range) -> Shared:
         if not self.is_dealer:
@@ -260,6 +263,7 @@ def serve(
     """
     world = link.world
     served, last_seen = 0, time.monotonic()
+    store: dict[str, Any] = {}  # lives for this serve loop (one job), shared by its requests
     while True:
         try:
             req = link.recv(world - 1, TAG_REQ)
@@ -273,7 +277,7 @@ def serve(
         kind, params = parse_request(req, recipes)
         if kind == STOP:
             return served
-        corr = Corr(world, streams, world, private=private)
+        corr = Corr(world, streams, world, private=private, store=store)
         recipes[kind].fn(corr, *params)
         link.send(world - 1, TAG_ADJ, corr.adjust_bytes())
         served += 1

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from veil.errors import KernelMissingError
 
 CostFn = Callable[[int, int, int], int]  # (numel, k, n) -> count
@@ -43,6 +45,17 @@ class Kernel:
     name: str
     fn: Callable[..., Any]
     cost: Cost = field(default_factory=Cost)
+
+
+@dataclass(frozen=True, eq=False)
+class OperandKey:
+    """Names a matmul operand as `transpose(source, perm)` for a protocol that caches Beaver masks
+    per secret value (semi2k `matmul_ss_cached`). `source` is the payload the operand came from,
+    compared by identity: the caller promises it is never mutated, and that identity between
+    payloads is the same on every party (true above the protocol layer: kernels return new arrays)."""
+
+    source: np.ndarray
+    perm: tuple[int, ...]
 
 
 class KernelTable:

@@ -15,7 +15,7 @@ from veil.config import Field
 from veil.mpc import circuits, ring
 from veil.mpc.dealer import STOP, U8, Corr, Recipe, RecipeBook, Shared, uint_dtype
 from veil.mpc.matmul import matmul
-from veil.mpc.semi2k import plans
+from veil.mpc.semi2k import beaver_cache, plans
 
 __all__ = ["STOP", "RECIPES", "uint_dtype", "pow2_words", "pow2_decode", "PLANS"]
 
@@ -177,4 +177,5 @@ RECIPES: RecipeBook = {
     AND_WORD: Recipe(_and_word, 2),
     B2A: Recipe(_b2a, 2),
     CIRCUIT: Recipe(_circuit, 3),
+    beaver_cache.MATMUL_CACHED: Recipe(beaver_cache.matmul_cached_recipe, 7),
 }

@@ -1,0 +1,327 @@
+"""semi2k Beaver-triple cache for secret x secret matmuls (as SPU's beaver cache).
+
+A matmul X @ Y opens D = X - A and E = Y - B. When the SAME secret value X (the same payload
+object: the data of a training loop, a weight used forward and backward) is multiplied again in
+the run, the mask A of its first product is reused: D was opened once and is kept, and the new
+product opens only E = Y - B' for a fresh B' (the dealer sends shares of C = T(A) B', T the
+operand's transpose). Reusing A for the same value reveals nothing new (D is identical). A is
+never reused for a different value: an entry keeps a reference to its source payload and matches
+it by identity (so its id cannot be recycled while cached), shape and dtype.
+
+Slots: every party and the dealer keep the same LRU `SlotTable` (bounded by count and elements),
+driven by the same sequence of fills and hits, so they agree on slot ids and evictions without
+messages; the dealer checks the slot of every request and keeps the plain A per slot. Both
+tables live for one run (the party's context, the dealer's serve loop).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from veil.errors import LinkError
+from veil.mpc import dealer, ring
+from veil.mpc.context import ProtocolContext
+from veil.mpc.dealer import Corr, Shared, uint_dtype
+from veil.mpc.kernels import Cost, OperandKey
+from veil.mpc.matmul import matmul
+from veil.mpc.semi2k.shares import lead, open_all
+
+MATMUL_CACHED = 11  # correlation kind; `semi2k.correlations.RECIPES` registers `matmul_cached_recipe`
+FRESH, FILL, HIT = 0, 1, 2  # per operand: no cache, new entry (open D, keep A), reuse A and D
+MAX_SLOTS = 32
+MAX_ELEMENTS = 1 << 22  # cached elements per run (A and D per party, plain A at the dealer)
+TAG = "semi2k.matmul_cached"
+SCRATCH = "semi2k.beaver_cache"  # ctx.scratch (parties) and Corr.store (dealer) key
+_MASK32 = (1 << 32) - 1
+
+
+class SlotTable:
+    """LRU slots bounded by count and total elements. Deterministic: the same fills and hits give
+    the same slot ids and evictions on every party and on the dealer."""
+
+    def __init__(self, max_slots: int | None = None, max_elements: int | None = None) -> None:
+        self.max_slots = MAX_SLOTS if max_slots is None else max_slots
+        self.max_elements = MAX_ELEMENTS if max_elements is None else max_elements
+        self.values: OrderedDict[int, Any] = OrderedDict()  # slot -> value, least recent first
+        self.sizes: dict[int, int] = {}
+        self.total = 0
+
+    def fits(self, numel: int) -> bool:
+        return 0 < numel <= self.max_elements
+
+    def touch(self, slot: int) -> Any:
+        self.values.move_to_end(slot)
+        return self.values[slot]
+
+    def admit(self, numel: int, value: Any) -> tuple[int, list[tuple[int, Any]]]:
+        """A slot for a new entry of `numel` elements; evicts least recently used entries."""
+        evicted = []
+        while self.values and (len(self.values) >= self.max_slots or self.total + numel > self.max_elements):
+            slot, old = self.values.popitem(last=False)
+            self.total -= self.sizes.pop(slot)
+            evicted.append((slot, old))
+        slot = next(s for s in range(self.max_slots) if s not in self.values)
+        self.values[slot] = value
+        self.sizes[slot] = numel
+        self.total += numel
+        return slot, evicted
+
+
+# ------------------------------------------------------------------------------------ parties
+
+
+@dataclass(eq=False)
+class Entry:
+    """One cached mask: the source payload (kept alive), this party's share of A and the opened
+    D = X - A, both in the source's shape (None until the filling product has opened D)."""
+
+    source: np.ndarray
+    a: np.ndarray | None = None
+    d: np.ndarray | None = None
+
+
+class ClientCache:
+    """A party's cache: the slot table of entries plus an index id(source) -> slot."""
+
+    def __init__(self) -> None:
+        self.table = SlotTable()
+        self.index: dict[int, int] = {}
+
+    def find(self, src: np.ndarray) -> tuple[int, Entry] | None:
+        slot = self.index.get(id(src))
+        entry = None if slot is None else self.table.values.get(slot)
+        if entry is None or entry.source is not src or entry.d is None:
+            return None
+        if entry.source.shape != src.shape or entry.source.dtype != src.dtype:
+            return None
+        return slot, entry  # type: ignore[return-value]
+
+    def fill(self, src: np.ndarray) -> tuple[int, Entry]:
+        entry = Entry(src)
+        slot, evicted = self.table.admit(src.size, entry)
+        for old_slot, old in evicted:
+            if self.index.get(id(old.source)) == old_slot:
+                del self.index[id(old.source)]
+        self.index[id(src)] = slot
+        return slot, entry
+
+
+@dataclass
+class Side:
+    """How one operand gets its mask: mode, its transpose of the source, slot, cache entry."""
+
+    mode: int
+    perm: tuple[int, ...] = ()
+    slot: int = 0
+    entry: Entry | None = None
+
+
+def encode_side(side: Side) -> int:
+    """32-bit request word: mode (2 bits), len(perm) (2), perm (3 x 2), slot (22)."""
+    if side.mode == FRESH:
+        return FRESH
+    code = side.mode | len(side.perm) << 2 | side.slot << 10
+    for i, p in enumerate(side.perm):
+        code |= p << (4 + 2 * i)
+    return code
+
+
+def decode_side(code: int) -> tuple[int, tuple[int, ...], int]:
+    """(mode, perm, slot) of a request word; LinkError if malformed."""
+    mode, nd = code & 3, (code >> 2) & 3
+    perm = tuple((code >> (4 + 2 * i)) & 3 for i in range(nd))
+    if mode not in (FRESH, FILL, HIT) or (mode != FRESH and (nd < 2 or sorted(perm) != list(range(nd)))):
+        raise LinkError(f"dealer: malformed cached-matmul operand word {code:#x}")
+    return mode, perm, code >> 10
+
+
+def _source(cache: ClientCache, x: np.ndarray, key: OperandKey | None) -> np.ndarray | None:
+    """The key's source if x == transpose(source, perm) can be cached, else None."""
+    if key is None or not isinstance(key.source, np.ndarray):
+        return None
+    src, perm = key.source, tuple(int(p) for p in key.perm)
+    if x.ndim not in (2, 3) or src.ndim != x.ndim or src.dtype != x.dtype:
+        return None
+    if sorted(perm) != list(range(x.ndim)) or tuple(src.shape[p] for p in perm) != x.shape:
+        return None
+    return src if cache.table.fits(src.size) else None
+
+
+def _plan(cache: ClientCache, x: np.ndarray, key: OperandKey | None, first: Side | None) -> Side:
+    """Look the operand up: HIT (touch), FILL (new slot) or FRESH (no usable key)."""
+    src = _source(cache, x, key)
+    if src is None or (
+        first is not None and first.mode == FILL and first.entry is not None and first.entry.source is src
+    ):
+        return Side(FRESH)  # X @ X^T before X is cached: the fill's D is not open yet
+    perm = tuple(int(p) for p in key.perm)  # type: ignore[union-attr]
+    found = cache.find(src)
+    if found is not None:
+        cache.table.touch(found[0])
+        return Side(HIT, perm, found[0], found[1])
+    slot, entry = cache.fill(src)
+    return Side(FILL, perm, slot, entry)
+
+
+def _mask(side: Side, drawn: np.ndarray | None, op: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(this party's mask of the promoted operand `op`, the opened difference if already known)."""
+    if side.mode == FRESH:
+        return drawn.reshape(op.shape), None  # type: ignore[union-attr]
+    entry = side.entry
+    if entry is None:
+        raise ValueError("semi2k.matmul_ss_cached: a cached operand without its entry (internal error)")
+    if side.mode == FILL:
+        entry.a = drawn
+        return np.transpose(drawn, side.perm).reshape(op.shape), None
+    return (
+        np.transpose(entry.a, side.perm).reshape(op.shape),
+        np.transpose(entry.d, side.perm).reshape(op.shape),
+    )
+
+
+def _keep(side: Side, opened: np.ndarray) -> None:
+    """After a fill: keep the opened D in the source's layout."""
+    if side.mode == FILL and side.entry is not None:
+        side.entry.d = np.transpose(opened, np.argsort(side.perm)).copy()
+
+
+def _promote(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x2 = x[None, :] if x.ndim == 1 else x
+    y2 = y[:, None] if y.ndim == 1 else y
+    if x2.ndim > 2 and y2.ndim > 2 and x2.shape[:-2] != y2.shape[:-2]:
+        raise ValueError(
+            f"semi2k.matmul_ss_cached: batch dims must match or be absent on one side, got {x.shape} @ {y.shape}"
+        )
+    if x2.shape[-1] != y2.shape[-2]:
+        raise ValueError(f"semi2k.matmul_ss_cached: inner dimensions differ: {x.shape} @ {y.shape}")
+    return x2, y2
+
+
+def _batch(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape[:-2], dtype=np.int64)) if len(shape) > 2 else 1
+
+
+def matmul_ss_cached(
+    ctx: ProtocolContext,
+    x: np.ndarray,
+    y: np.ndarray,
+    x_key: OperandKey | None = None,
+    y_key: OperandKey | None = None,
+) -> np.ndarray:
+    """x @ y like matmul_ss; an operand with a key reuses its cached mask (opens nothing for it)."""
+    x2, y2 = _promote(x, y)
+    (m, kk), nn = x2.shape[-2:], y2.shape[-1]
+    cache = ctx.scratch.setdefault(SCRATCH, ClientCache())
+    sa = _plan(cache, x, x_key, None)
+    sb = _plan(cache, y, y_key, sa)
+    desc = encode_side(sa) | encode_side(sb) << 32
+    u0, v0, w = ctx.dealer.get(MATMUL_CACHED, ctx.k, _batch(x2.shape), _batch(y2.shape), m, kk, nn, desc)
+    u, d = _mask(sa, u0, x2)
+    v, e = _mask(sb, v0, y2)
+    parts = ([] if d is not None else [ring.sub(x2, u).reshape(-1)]) + (
+        [] if e is not None else [ring.sub(y2, v).reshape(-1)]
+    )
+    if parts:
+        opened = open_all(ctx, TAG, np.concatenate(parts))
+        if d is None:
+            d, opened = opened[: x2.size].reshape(x2.shape), opened[x2.size :]
+            _keep(sa, d)
+        if e is None:
+            e = opened.reshape(y2.shape)
+            _keep(sb, e)
+    out_shape = (x2.shape[:-2] if x2.ndim > 2 else y2.shape[:-2]) + (m, nn)
+    z = ring.add(w.reshape(out_shape), ring.add(matmul(d, v), matmul(u, e)))
+    if lead(ctx):
+        z = ring.add(z, matmul(d, e))
+    if y.ndim == 1:
+        z = z[..., 0]
+    if x.ndim == 1:
+        z = z[..., 0, :] if z.ndim >= 2 else z[0]
+    return z
+
+
+# ------------------------------------------------------------------------------------- dealer
+
+
+def matmul_cached_recipe(
+    c: Corr, k: int, ba: int, bb: int, m: int, kk: int, nn: int, desc: int
+) -> tuple[Any, ...]:
+    """Matrix triple (U, V, W = UV) where a cached operand's U (or V) is T(A) of its slot's A."""
+    dt = uint_dtype(k)
+    table = None
+    if c.is_dealer:
+        if c.store is None:
+            raise LinkError("dealer: a cached matmul needs the dealer's per-run store")
+        table = c.store.setdefault(SCRATCH, SlotTable())
+    u, pu = _dealer_side(c, table, dt, desc & _MASK32, (ba, m, kk))
+    v, pv = _dealer_side(c, table, dt, desc >> 32, (bb, kk, nn))
+    return u, v, c.given(dt, (max(ba, bb), m, nn), lambda: matmul(pu, pv))
+
+
+def _dealer_side(
+    c: Corr, table: SlotTable | None, dt: np.dtype, code: int, target: tuple[int, int, int]
+) -> tuple[Shared, np.ndarray | None]:
+    """One operand's mask: fresh in the (b, r, c) layout, or a slot's A (drawn now for a fill)."""
+    mode, perm, slot = decode_side(code)
+    if mode == FRESH:
+        s = c.rand(dt, target)
+        return s, s.value
+    if len(perm) == 2 and target[0] != 1:
+        raise LinkError(f"dealer: cached 2-D operand with batch {target[0]} (client out of sync?)")
+    op_shape = target if len(perm) == 3 else target[1:]
+    orig = [0] * len(perm)
+    for i, p in enumerate(perm):
+        orig[p] = op_shape[i]
+    numel = int(np.prod(orig, dtype=np.int64))
+    if mode == FILL:
+        s = c.rand(dt, tuple(orig))
+        if table is None:
+            return s, None
+        got, _ = table.admit(numel, s.value)
+        if got != slot:
+            raise LinkError(f"dealer: Beaver cache slot {slot} requested, {got} expected (out of sync)")
+        return s, np.transpose(s.value, perm).reshape(target)
+    if table is None:
+        return Shared(), None
+    if slot not in table.values or table.values[slot].shape != tuple(orig):
+        raise LinkError(f"dealer: Beaver cache slot {slot} is empty or of another shape (out of sync)")
+    return Shared(), np.transpose(table.touch(slot), perm).reshape(target)
+
+
+# --------------------------------------------------------------------------------------- cost
+
+
+def cached_cost(
+    shape_a: tuple[int, ...], shape_b: tuple[int, ...], hit_a: bool, hit_b: bool, k: int, n: int
+) -> tuple[int, int, int]:
+    """(rounds, online, offline bytes): a hit opens nothing for its operand; offline as matmul_ss."""
+    a2 = (1, *shape_a) if len(shape_a) == 1 else tuple(shape_a)
+    b2 = (*shape_b, 1) if len(shape_b) == 1 else tuple(shape_b)
+    size = lambda s: int(np.prod(s, dtype=np.int64))  # noqa: E731
+    opened = (0 if hit_a else size(a2)) + (0 if hit_b else size(b2))
+    out = max(size(a2[:-2]), size(b2[:-2])) * a2[-2] * b2[-1]
+    return int(opened > 0), n * (n - 1) * opened * k // 8, dealer.REQ_BYTES + out * k // 8
+
+
+@dataclass(frozen=True)
+class CachedMatmulCost(Cost):
+    """Shape-dependent cost; `of_shapes` is a miss (as matmul_ss), `of_hits` says which operands hit."""
+
+    def of_shapes(self, a: tuple[int, ...], b: tuple[int, ...], k: int, n: int) -> tuple[int, int, int]:
+        return cached_cost(a, b, False, False, k, n)
+
+    def of_hits(
+        self, a: tuple[int, ...], b: tuple[int, ...], hit_a: bool, hit_b: bool, k: int, n: int
+    ) -> tuple[int, int, int]:
+        return cached_cost(a, b, hit_a, hit_b, k, n)
+
+
+MATMUL_CACHED_COST = CachedMatmulCost(
+    lambda e, k, n: 1,
+    lambda e, k, n: n * (n - 1) * e * k // 8,
+    note="numel = a.size + b.size on a miss; a cached operand opens nothing (see of_hits)",
+)
