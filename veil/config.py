@@ -102,6 +102,9 @@ class RuntimeConfig:
     approx: ApproxConfig = dc_field(default_factory=ApproxConfig)
     link_timeout_s: float = 60.0
     seed: bytes | None = None  # None: fresh randomness per run; set only for reproducible tests
+    # semi2k: reuse the Beaver mask of a secret matmul operand that is multiplied again in the
+    # same run (the same value, e.g. the data X of a training loop): X - A is opened once
+    beaver_cache: bool = True
 
     def __post_init__(self) -> None:
         _coerce_enums(self)

@@ -166,6 +166,18 @@ TABLE: list[Rec] = [
     Rec("fori_loop", _fori, (V,), family="control"),
     Rec("while_public", _while_public, (V,), family="control"),
     Rec("stop_gradient", lambda x: lax.stop_gradient(x) * 2.0, (V,), family="control"),
+    # sorting networks, tournaments, broadcast division
+    Rec("sort", lambda x: jnp.sort(x, axis=-1), (M,), family="sort"),
+    Rec("sort_axis0", lambda x: jnp.sort(x, axis=0), (B,), family="sort"),
+    Rec("sort_descending", lambda x: jnp.sort(x, descending=True), (V,), family="sort"),
+    Rec("argsort", lambda x: jnp.argsort(x, axis=-1), ((3, 9),), family="sort"),
+    Rec("argsort_ties_int", jnp.argsort, ((10,),), low=-2, high=2, ints=True, family="sort"),
+    Rec("sort_key_val", lambda k, v: lax.sort_key_val(k, v)[1], (V, V), family="sort"),
+    Rec("top_k", lambda x: lax.top_k(x, 3), ((3, 8),), family="sort"),
+    Rec("max_rows_of_100", lambda x: jnp.max(x, axis=1), ((2, 100),), family="reduce"),
+    Rec("cumlogsumexp", lambda x: lax.cumlogsumexp(x, axis=1), (M,), family="reduce", atol=1e-2),
+    Rec("div_by_row_sum", lambda x: x / jnp.sum(x, axis=1, keepdims=True), (M,), low=0.5, high=3.0,
+        family="reduce", atol=5e-3, rtol=5e-3),
 ]
 
 

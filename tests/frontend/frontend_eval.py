@@ -165,6 +165,13 @@ def _indexing_and_reductions(op: Op, x: list[Any]) -> list[Any]:
         ]
     if name == "cummax":
         return [_cumulative(np.maximum.accumulate, x[0], a["axis"], a["reverse"])]
+    if name == "div_bcast":
+        return [x[0] / _broadcast_in_dim(x[1], a["shape"], a["broadcast_dimensions"])]
+    if name == "sort":
+        return [np.asarray(v) for v in lax.sort(tuple(x), dimension=a["dimension"], num_keys=a["num_keys"])]
+    if name == "top_k":
+        vals, idx = lax.top_k(np.moveaxis(x[0], a["axis"], -1), a["k"])
+        return [np.moveaxis(np.asarray(vals), -1, a["axis"]), np.moveaxis(np.asarray(idx), -1, a["axis"])]
     raise NotImplementedError(f"ir_eval: no handler for IR op '{name}'")
 
 

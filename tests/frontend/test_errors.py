@@ -17,7 +17,7 @@ X = np.linspace(-1, 1, 6).astype(np.float32)
 
 def _sort_fn(x):
     y = x * 2
-    return jnp.sort(y)  # the unsupported line
+    return jax.lax.sort((y, x), num_keys=2)  # the unsupported line: a two-key sort
 
 
 def test_unsupported_primitive_names_op_and_user_line() -> None:
@@ -28,7 +28,7 @@ def test_unsupported_primitive_names_op_and_user_line() -> None:
     assert err.op == "sort"
     assert err.where == f"{__file__}:{line}"
     msg = str(err)
-    assert "unsupported op 'sort'" in msg and f"test_errors.py:{line}" in msg and "sort public data" in msg
+    assert "unsupported op 'sort'" in msg and f"test_errors.py:{line}" in msg and "combine the keys" in msg
 
 
 def test_unsupported_inside_nested_jaxpr_reports_the_user_line() -> None:

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.mpc.protocol_harness import Arith, Bool, Pub, declared, make_config, measure_kernels
+from tests.mpc.protocol_harness import Arith, Bool, Pub, declared, make_config, measure_kernels, run_protocol
 from veil.config import DEFAULT_FXP_BITS, Field
 from veil.mpc import ring
+from veil.mpc.kernels import OperandKey
 from veil.mpc.protocols import build_table
 
 CONFIGS = [("ref2k", 1), ("ref2k", 2), ("semi2k", 2), ("semi2k", 3), ("semi2k", 4)]
@@ -60,6 +61,7 @@ def calls_for(field: Field, numel: int, world: int) -> list[tuple[Any, ...]]:
         ("mul_ss", a, Arith(u(numel))),
         ("square_s", a),
         ("matmul_ss", Arith(u(numel, INNER)), Arith(u(INNER, COLS))),
+        ("matmul_ss_cached", Arith(u(numel, INNER)), Arith(u(INNER, COLS)), None, None),  # a miss
         ("trunc_s", Arith(small), f),
         ("mul_trunc_ss", Arith(small), Arith(small), f),
         ("msb_s", a),
@@ -75,6 +77,7 @@ def calls_for(field: Field, numel: int, world: int) -> list[tuple[Any, ...]]:
         ("lshift_b", b, 3),
         ("rshift_b", b, 3),
         ("rand_bits_s", shape),
+        ("exp_prime_s", a, Arith(u(numel))),  # semi2k 2PC only
     ]
 
 
@@ -101,3 +104,44 @@ def test_declared_costs_match_measured(protocol: str, world: int, field: Field) 
             assert got == want, (
                 f"{protocol} n={world} {field.name} {call[0]} numel={numel}: measured {got}, declared {want}"
             )
+
+
+@pytest.mark.parametrize("field", [Field.FM64, Field.FM128], ids=lambda f: f.name)
+@pytest.mark.parametrize("world", [2, 3])
+def test_beaver_cache_hit_costs(world: int, field: Field) -> None:
+    """matmul_ss_cached's cost depends on its cache: a fixed sequence (fill X and Y, hit X,
+    hit X^T and Y) measured against the declared `of_hits`."""
+    rng = np.random.default_rng(world)
+    x, y, z = (
+        _uniform(rng, field, (13, INNER)),
+        _uniform(rng, field, (INNER, COLS)),
+        _uniform(rng, field, (INNER, 2)),
+    )
+    seq = [("x", "y", False, False), ("x", "z", True, False), ("yt", "xt", True, True)]
+
+    def fn(ctx, x, y, z):  # type: ignore[no-untyped-def]
+        ops = {
+            "x": (x, OperandKey(x, (0, 1))),
+            "y": (y, OperandKey(y, (0, 1))),
+            "z": (z, None),
+            "xt": (x.T, OperandKey(x, (1, 0))),
+            "yt": (y.T, OperandKey(y, (1, 0))),
+        }
+        snaps = []
+        for a, b, _, _ in seq:
+            ctx.link.stats.reset()
+            ctx.table.lookup("matmul_ss_cached").fn(ctx, ops[a][0], ops[b][0], ops[a][1], ops[b][1])
+            snaps.append(ctx.link.stats.snapshot())
+        return snaps
+
+    run = run_protocol("semi2k", world, field, fn, Arith(x), Arith(y), Arith(z), out="raw")
+    cost = build_table(make_config("semi2k", world, field)).lookup("matmul_ss_cached").cost
+    shapes = {"x": x.shape, "y": y.shape, "z": z.shape, "xt": x.T.shape, "yt": y.T.shape}
+    for i, (a, b, hit_a, hit_b) in enumerate(seq):
+        snaps = [party[i] for party in run.result]
+        got = (
+            max(s.rounds for s in snaps),
+            sum(s.online.bytes_sent for s in snaps),
+            sum(s.offline.bytes_sent + s.offline.bytes_recv for s in snaps),
+        )
+        assert got == cost.of_hits(shapes[a], shapes[b], hit_a, hit_b, field.bits, world), f"call {i}"

@@ -314,8 +314,8 @@ def _plain_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(mm.matmul(a, b))
 
 
-def _matmul(ctx: ProtocolContext, x: Value, y: Value, *, dtype: DType | None = None) -> Value:
-    """Ring matmul x (..., m, k) @ y (..., k, n) or (k, n); no truncation (fxp_bits add up)."""
+def _matmul(ctx: ProtocolContext, x: Value, y: Value, *, dtype: DType | None = None, keys: tuple = ()) -> Value:
+    """Ring matmul x (..., m, k) @ y (..., k, n) or (k, n); no truncation; keys: see hal.linalg."""
     if len(x.shape) < 2 or len(y.shape) < 2 or x.shape[-1] != y.shape[-2]:
         raise ValueError(
             f"hal._matmul: shapes {x.shape} @ {y.shape} do not chain; reshape to (..., m, k) @ (..., k, n)"
@@ -329,7 +329,7 @@ def _matmul(ctx: ProtocolContext, x: Value, y: Value, *, dtype: DType | None = N
         x,
         y,
         _plain_matmul,
-        lambda a, b: api.matmul_ss(ctx, a, b),
+        lambda a, b: api.matmul_ss_cached(ctx, a, b, *keys) if keys else api.matmul_ss(ctx, a, b),
         lambda a, p: api.matmul_sp(ctx, a, p),
         lambda p, a: api.matmul_ps(ctx, p, a),
         dtype or _prod_dtype(x, y),
@@ -392,3 +392,21 @@ def _bitwise(ctx: ProtocolContext, x: Value, y: Value, which: str) -> Value:
 
     dtype = DType.BOOL if x.dtype is DType.BOOL and y.dtype is DType.BOOL else DType.INT
     return _binary(ctx, x, y, plain, ss, sp, lambda p, a: sp(a, p), dtype, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# fused protocol functions
+
+
+def exp_prime_range(ctx: ProtocolContext) -> tuple[float, float]:
+    """(L, H): where `_exp_prime` is valid for this ring and fixed point (see mpc.api)."""
+    return api.exp_prime_range(ctx.k, ctx.config.f)
+
+
+def _exp_prime(ctx: ProtocolContext, x: Value, keep: Value) -> Value:
+    """keep * exp(x) for a secret FXP x with the config's f bits and a secret 0/1 keep (semi2k
+    2PC kernel `exp_prime_s`); valid where keep = 1 for x in exp_prime_range(ctx)."""
+    if not (x.is_secret and keep.is_secret) or x.shape != keep.shape:
+        raise ValueError("hal._exp_prime: needs secret x and keep of one shape")
+    out = api.exp_prime_s(ctx, x.payload, keep.payload)
+    return Value(x.shape, DType.FXP, SECRET, ctx.config.f, out)

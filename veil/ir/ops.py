@@ -85,6 +85,13 @@ _SIGS: list[OpSig] = [
     OpSig("argmin", OpKind.OTHER, 1, ("axis",)),
     OpSig("cumsum", OpKind.OTHER, 1, ("axis", "reverse")),
     OpSig("cummax", OpKind.OTHER, 1, ("axis", "reverse")),
+    # sorting (several outputs)
+    OpSig("sort", OpKind.OTHER, -1, ("dimension", "num_keys", "descending"),
+          doc="lax.sort: operands permuted together by operands[0]; one output per operand"),
+    OpSig("top_k", OpKind.OTHER, 1, ("k", "axis"),
+          doc="lax.top_k: outputs (the k largest along axis, descending; their int indices)"),
+    OpSig("div_bcast", OpKind.OTHER, 2, ("shape", "broadcast_dimensions"),
+          doc="(x, d): x / broadcast_in_dim(d, shape, broadcast_dimensions), d the smaller operand"),
     # control flow
     OpSig("loop", OpKind.OTHER, -1, ("trip_count", "n_carries"), 1),
     OpSig("while", OpKind.OTHER, -1, ("n_carries",), 2),
@@ -111,8 +118,10 @@ COMMUTATIVE = frozenset({"add", "mul", "max", "min", "and", "or", "xor", "eq", "
 # Minimum number of inputs of variadic ops.
 MIN_INPUTS = {
     "select_n": 2, "concatenate": 1, "dynamic_slice": 1, "dynamic_update_slice": 2,
-    "loop": 0, "while": 0, "cond": 1,
+    "loop": 0, "while": 0, "cond": 1, "sort": 1,
 }  # fmt: skip
+# Non-control ops with more than one output.
+MULTI_OUTPUT = frozenset({"sort", "top_k"})
 # Inputs of these ops that are indices and must be public (see the visibility pass).
 INDEX_OPERANDS = {
     "gather": slice(1, 2), "scatter": slice(1, 2), "scatter_add": slice(1, 2),

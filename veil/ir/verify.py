@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from veil.errors import CompileError
-from veil.ir.ops import CONTROL, INDEX_OPERANDS, MIN_INPUTS, SIGNATURES, required_attrs
+from veil.ir.ops import CONTROL, INDEX_OPERANDS, MIN_INPUTS, MULTI_OUTPUT, SIGNATURES, required_attrs
 from veil.ir.program import Op, Program, Region, Value
 from veil.ir.types import DType, TensorType, Visibility, join_vis, vis_leq
 
@@ -144,7 +144,7 @@ def _check_op(op: Op, ctx: _Ctx) -> None:
         return
     if op.regions:
         _fail(op, "only loop/while/cond carry regions")
-    if len(op.outputs) != 1:
+    if len(op.outputs) != 1 and op.opcode not in MULTI_OUTPUT:
         _fail(op, f"has {len(op.outputs)} outputs, want 1")
     problem = check_shapes(op)
     if problem:
@@ -248,7 +248,11 @@ def _check_loop_flow(op: Op) -> None:
 
 
 def _check_flow(op: Op) -> None:
-    out = op.outputs[0]
+    for out in op.outputs:
+        _check_flow_out(op, out)
+
+
+def _check_flow_out(op: Op, out: Value) -> None:
     if op.opcode in ("const", "iota"):
         if out.type.vis is not Visibility.PUBLIC:
             _fail(op, f"a {op.opcode} is public, but its output is {out.type}")
@@ -269,6 +273,12 @@ def _check_flow(op: Op) -> None:
 
 def check_shapes(op: Op) -> str | None:
     """Check the output shape/dtype of a non-control op against its inputs and attributes."""
+    multi = _MULTI_RULES.get(op.opcode)
+    if multi is not None:
+        try:
+            return multi([v.type for v in op.inputs], [o.type for o in op.outputs], op.attrs)
+        except (TypeError, ValueError, IndexError, KeyError) as e:
+            return f"malformed attributes {op.attrs!r} ({e})"
     rule = _RULES.get(op.opcode)
     if rule is None:
         rule = _KIND_RULES.get(SIGNATURES[op.opcode].kind.value)
@@ -462,6 +472,40 @@ def _scatter(ins: list[TensorType], out: TensorType, attrs: _Attrs) -> str | Non
     return _want(out, ins[0].shape)
 
 
+def _sort(ins: list[TensorType], outs: list[TensorType], attrs: _Attrs) -> str | None:
+    """lax.sort: operands of one shape, one output per operand with its shape and dtype."""
+    shape = ins[0].shape
+    if any(t.shape != shape for t in ins):
+        return f"sort operands differ in shape: {[t.shape for t in ins]}"
+    if not _is_int(attrs["dimension"], lo=0) or attrs["dimension"] >= max(len(shape), 1):
+        return f"dimension={attrs['dimension']!r} out of range for shape {shape}"
+    if attrs["num_keys"] != 1:
+        return f"num_keys={attrs['num_keys']!r}: veil sorts by one key"
+    if len(outs) != len(ins) or any(not _same(o, i) for o, i in zip(outs, ins, strict=True)):
+        return "sort outputs must match its operands (shape and dtype), one per operand"
+    return None
+
+
+def _top_k(ins: list[TensorType], outs: list[TensorType], attrs: _Attrs) -> str | None:
+    """lax.top_k: (values of x's dtype, int indices), axis `axis` cut to k."""
+    x, k, axis = ins[0], attrs["k"], attrs["axis"]
+    if not _is_int(axis, lo=0) or axis >= x.ndim or not _is_int(k, lo=0) or k > x.shape[axis]:
+        return f"k={k!r}, axis={axis!r} invalid for shape {x.shape}"
+    shape = x.shape[:axis] + (k,) + x.shape[axis + 1 :]
+    want = [TensorType(shape, x.dtype), TensorType(shape, DType.INT)]
+    if len(outs) != 2 or any(not _same(o, w) for o, w in zip(outs, want, strict=True)):
+        return f"top_k outputs must be ({shape} {x.dtype.value}, {shape} int)"
+    return None
+
+
+def _div_bcast(ins: list[TensorType], out: TensorType, attrs: _Attrs) -> str | None:
+    """x / broadcast_in_dim(d): x has the output shape, d broadcasts to it."""
+    problem = _broadcast([ins[1]], out, attrs)
+    if problem is None and ins[0].shape != out.shape:
+        problem = f"dividend shape {ins[0].shape} differs from the output {out.shape}"
+    return problem
+
+
 _KIND_RULES = {"unary": _unary, "binary": _binary, "compare": _compare}
 _RULES = {
     "is_finite": _is_finite, "select_n": _select_n, "clamp": _clamp, "convert": _convert,
@@ -471,4 +515,7 @@ _RULES = {
     "argmin": _argmax, "cumsum": _unary, "cummax": _unary, "rev": _unary, "squeeze": _squeeze,
     "concatenate": _concatenate, "slice": _slice, "pad": _pad, "dynamic_slice": _dynamic_slice,
     "dynamic_update_slice": _dynamic_update_slice, "scatter": _scatter, "scatter_add": _scatter,
+    "div_bcast": _div_bcast,
 }  # fmt: skip
+_MULTI_RULES = {"sort": _sort, "top_k": _top_k}
+

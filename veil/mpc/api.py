@@ -17,6 +17,8 @@ Semantics (all arithmetic mod 2^k, k = ctx.k; "bit" results are 0/1 ring values)
 - mul_sp(s, p), matmul_sp(s, p), matmul_ps(p, s)    local ring products (no truncation)
 - mul_ss(a, b), square_s(a)                          ring products (no truncation)
 - matmul_ss(a, b)        a (..., m, k) @ b (..., k, n), leading batch dims equal or absent on b
+- matmul_ss_cached(a, b, a_key, b_key)   matmul_ss; an operand named by an `OperandKey` may
+                         reuse its Beaver mask from an earlier product of the same value (semi2k)
 - trunc_s(s, bits)       signed arithmetic shift right, probabilistic: <= 1 LSB error, exact
                          semantics for |x| < 2^(k-2) (or the protocol's declared range)
 - mul_trunc_ss(a, b, bits)   fused product + truncation (optional kernel)
@@ -25,15 +27,20 @@ Semantics (all arithmetic mod 2^k, k = ctx.k; "bit" results are 0/1 ring values)
 - a2b(s) -> b, b2a(b) -> s   (b2a: full k-bit value), bit2a(b) -> s for single-bit values
 - and_bb, xor_bb, and_bp, xor_bp, not_b, lshift_b(b, n), rshift_b(b, n)   boolean shares
 - rand_bits_s(shape) -> s    arithmetic shares of uniform random bits
+- exp_prime_s(x, keep) -> s  keep * exp(x) for FXP x (config f bits) and a 0/1 secret keep, by
+                         local exponentiation of shares (semi2k 2PC only); valid where keep = 1
+                         for x in exp_prime_range(k, f), exactly 0 where keep = 0
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from veil.mpc.context import ProtocolContext
+from veil.mpc.kernels import OperandKey
 
 
 def _call(ctx: ProtocolContext, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -92,6 +99,16 @@ def square_s(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
 
 def matmul_ss(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _call(ctx, "matmul_ss", a, b)
+
+
+def matmul_ss_cached(
+    ctx: ProtocolContext, a: np.ndarray, b: np.ndarray, a_key: OperandKey | None, b_key: OperandKey | None
+) -> np.ndarray:
+    """matmul_ss that may reuse the mask of an operand seen before (keys name the operands);
+    protocols without the kernel run plain matmul_ss."""
+    if ctx.table.has("matmul_ss_cached"):
+        return _call(ctx, "matmul_ss_cached", a, b, a_key, b_key)
+    return matmul_ss(ctx, a, b)
 
 
 def matmul_sp(ctx: ProtocolContext, a: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -164,3 +181,17 @@ def rshift_b(ctx: ProtocolContext, a: np.ndarray, n: int) -> np.ndarray:
 
 def rand_bits_s(ctx: ProtocolContext, shape: tuple[int, ...]) -> np.ndarray:
     return _call(ctx, "rand_bits_s", tuple(shape))
+
+
+def exp_prime_range(k: int, f: int) -> tuple[float, float]:
+    """(L, H): the inputs for which `exp_prime_s` is valid with ring bits k and f fraction bits.
+
+    L = -(f + 2) ln 2 (e^L is a quarter of the output LSB); H keeps e^H 2^f below 2^(k-3) and the
+    kernel's internal product e^(H - L) 2^30 below 2^124 (FM128: 45.75, FM64: 29.75)."""
+    lo = -(f + 2) * math.log(2.0)
+    hi = min((k - 3 - f) * math.log(2.0), 94 * math.log(2.0) + lo)
+    return lo, math.floor(hi * 4.0) / 4.0
+
+
+def exp_prime_s(ctx: ProtocolContext, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    return _call(ctx, "exp_prime_s", x, keep)

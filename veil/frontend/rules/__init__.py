@@ -7,7 +7,7 @@ of its `outvars`) and `inputs` the IR values of its operands (literals already m
 
 from __future__ import annotations
 
-from veil.frontend.rules import control, elementwise, indexing, linalg, reduce, shape
+from veil.frontend.rules import control, elementwise, indexing, linalg, reduce, shape, sort
 from veil.frontend.rules.common import Rule
 
 RULES: dict[str, Rule] = {
@@ -17,6 +17,7 @@ RULES: dict[str, Rule] = {
     **shape.RULES,
     **indexing.RULES,
     **control.RULES,
+    **sort.RULES,
 }
 
 __all__ = ["RULES", "Rule"]

@@ -88,6 +88,35 @@ def _extremum(name: str, neutral: float) -> Rule:
     return rule
 
 
+def _broadcast_source(
+    ctx: Lowering, d: Value, shape: tuple[int, ...]
+) -> tuple[Value, tuple[int, ...]] | None:
+    """(source, broadcast_dimensions) if `d` is a smaller value broadcast to `shape`: an implicit
+    (numpy-style) broadcast, or the output of a broadcast_in_dim op of the current region."""
+    if d.type.shape != shape:
+        r = d.type.ndim
+        return d, tuple(range(len(shape) - r, len(shape)))
+    for op in reversed(ctx.builder.current.ops[-64:]):  # producers are usually recent
+        if any(o.id == d.id for o in op.outputs):
+            if op.opcode == "broadcast_in_dim":
+                return op.inputs[0], tuple(int(a) for a in op.attrs["broadcast_dimensions"])
+            return None
+    return None
+
+
+def _div(ctx: Lowering, eqn: Any, ins: list[Value]) -> list[Value]:
+    """x / d. A fixed-point divisor broadcast from a smaller value (softmax's row sums, a norm)
+    becomes `div_bcast`: the divisor is normalised and inverted once per source element, not
+    once per element of the result."""
+    shape, dt = out_shape(eqn), out_dtype(eqn)
+    found = _broadcast_source(ctx, ins[1], tuple(shape)) if dt is DType.FXP else None
+    if found is not None and found[0].type.size < int(np.prod(shape, dtype=np.int64)):
+        src, dims = found
+        x = ctx.broadcast_to(ins[0], shape)
+        return [ctx.emit1("div_bcast", [x, src], shape, dt, shape=tuple(shape), broadcast_dimensions=dims)]
+    return _elementwise("div")(ctx, eqn, ins)
+
+
 def _power(ctx: Lowering, x: Value, y: int, dt: DType) -> Value:
     """x ** y for an integer y: square / integer_pow / reciprocal."""
     shape = x.type.shape
@@ -184,6 +213,7 @@ RULES: dict[str, Rule] = {
     **{n: _elementwise(n) for n in _UNARY},
     **{n: _elementwise(op) for n, op in _BINARY.items()},
     **{n: _compare(n) for n in _COMPARE},
+    "div": _div,
     "max": _extremum("max", -math.inf),
     "min": _extremum("min", math.inf),
     "integer_pow": _integer_pow,

@@ -1,4 +1,5 @@
-"""Reduction and scan-like rules: sums, max/min, and/or, argmax/argmin, cumsum/cummax/cummin."""
+"""Reduction and scan-like rules: sums, max/min, and/or, argmax/argmin, cumsum/cummax/cummin,
+cumlogsumexp."""
 
 from __future__ import annotations
 
@@ -58,6 +59,57 @@ def _cummin(ctx: Lowering, eqn: Any, ins: list[Value]) -> list[Value]:
     return [ctx.emit1("neg", [m], shape, dt)]
 
 
+_LAE_CLAMP = 64.0  # exp(-64) is far below any fixed-point LSB; keeps every exp method in range
+
+
+def _logaddexp(ctx: Lowering, p: Value, q: Value) -> Value:
+    """log(e^p + e^q) = (p + q + |p - q|) / 2 + log1p(exp(-min(|p - q|, 64)))."""
+    shape, dt = p.type.shape, p.type.dtype
+    ad = ctx.emit1("abs", [ctx.emit1("sub", [p, q], shape, dt)], shape, dt)
+    total = ctx.emit1("add", [ctx.emit1("add", [p, q], shape, dt), ad], shape, dt)
+    top = ctx.emit1("mul", [total, ctx.full(0.5, shape, dt)], shape, dt)
+    gap = ctx.emit1("clamp", [ctx.full(0.0, shape, dt), ad, ctx.full(_LAE_CLAMP, shape, dt)], shape, dt)
+    tail = ctx.emit1("log1p", [ctx.emit1("exp", [ctx.emit1("neg", [gap], shape, dt)], shape, dt)], shape, dt)
+    return ctx.emit1("add", [top, tail], shape, dt)
+
+
+def _cut(ctx: Lowering, x: Value, axis: int, start: int, stop: int) -> Value:
+    shape = list(x.type.shape)
+    lo, hi = [0] * len(shape), list(shape)
+    lo[axis], hi[axis] = start, stop
+    shape[axis] = stop - start
+    return ctx.emit1(
+        "slice",
+        [x],
+        shape,
+        x.type.dtype,
+        start_indices=tuple(lo),
+        limit_indices=tuple(hi),
+        strides=(1,) * len(shape),
+    )
+
+
+def _cumlogsumexp(ctx: Lowering, eqn: Any, ins: list[Value]) -> list[Value]:
+    """Inclusive log-sum-exp scan: a Hillis-Steele scan of logaddexp, ceil(log2 n) levels, each
+    one |a - b|, a clamp, exp and log1p on all pairs at once (accurate for any spread of x)."""
+    x = ins[0]
+    shape, dt = x.type.shape, out_dtype(eqn)
+    axis, n = int(eqn.params["axis"]), x.type.shape[int(eqn.params["axis"])]
+    reverse = bool(eqn.params.get("reverse", False))
+    if dt is not DType.FXP:
+        raise UnsupportedOpError("cumlogsumexp", ctx.where(), "cumlogsumexp needs floating-point input")
+    if reverse:
+        x = ctx.emit1("rev", [x], shape, dt, dimensions=(axis,))
+    step = 1
+    while step < n:
+        comb = _logaddexp(ctx, _cut(ctx, x, axis, step, n), _cut(ctx, x, axis, 0, n - step))
+        x = ctx.emit1("concatenate", [_cut(ctx, x, axis, 0, step), comb], shape, dt, dimension=axis)
+        step *= 2
+    if reverse:
+        x = ctx.emit1("rev", [x], shape, dt, dimensions=(axis,))
+    return [x]
+
+
 RULES: dict[str, Rule] = {
     "reduce_sum": _reduce("reduce_sum"),
     "reduce_max": _reduce("reduce_max"),
@@ -69,4 +121,5 @@ RULES: dict[str, Rule] = {
     "cumsum": _cum("cumsum"),
     "cummax": _cum("cummax"),
     "cummin": _cummin,
+    "cumlogsumexp": _cumlogsumexp,
 }

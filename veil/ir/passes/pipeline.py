@@ -12,7 +12,16 @@ from collections.abc import Callable
 
 from veil.config import RuntimeConfig
 from veil.errors import CompileError
-from veil.ir.passes import algebraic, const_fold, cse, dce, fixed_point, fuse_trunc, secret_control, visibility
+from veil.ir.passes import (
+    algebraic,
+    const_fold,
+    cse,
+    dce,
+    fixed_point,
+    fuse_trunc,
+    secret_control,
+    visibility,
+)
 from veil.ir.program import Program
 from veil.ir.verify import verify
 

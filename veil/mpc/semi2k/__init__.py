@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from veil.config import TruncMode
 from veil.mpc.kernels import Cost, KernelTable
-from veil.mpc.semi2k import arithmetic, boolean, compare, correlations, costs, shares, truncation
+from veil.mpc.semi2k import (
+    arithmetic,
+    beaver_cache,
+    boolean,
+    compare,
+    correlations,
+    costs,
+    exp_prime,
+    shares,
+    truncation,
+)
 
 
 def pick_trunc(world: int, trunc: TruncMode) -> tuple[truncation.TruncFn, Cost]:
@@ -41,6 +51,7 @@ def register(table: KernelTable, world: int, trunc: TruncMode = TruncMode.PROBAB
         ("mul_ss", arithmetic.mul_ss, costs.MUL),
         ("square_s", arithmetic.square_s, costs.SQUARE),
         ("matmul_ss", arithmetic.matmul_ss, costs.MATMUL),
+        ("matmul_ss_cached", beaver_cache.matmul_ss_cached, beaver_cache.MATMUL_CACHED_COST),
         ("trunc_s", trunc_fn, trunc_cost),
         ("mul_trunc_ss", truncation.make_mul_trunc(trunc_fn), costs.mul_trunc(trunc_cost)),
         ("msb_s", compare.msb_s, costs.circuit(correlations.MSB)),
@@ -57,5 +68,7 @@ def register(table: KernelTable, world: int, trunc: TruncMode = TruncMode.PROBAB
         ("rshift_b", S.rshift_b, costs.LOCAL),
         ("rand_bits_s", boolean.rand_bits_s, costs.RAND_BITS),
     ]
+    if world == 2:  # local exponentiation of shares needs exactly two of them
+        entries.append(("exp_prime_s", exp_prime.exp_prime_s, exp_prime.COST))
     for name, fn, cost in entries:
         table.register(name, fn, cost)

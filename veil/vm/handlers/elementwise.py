@@ -133,6 +133,19 @@ def _round(m: Any, op: Op, args: list[Value]) -> list[Value]:
     return [F.f_round(m.ctx, args[0], to_even=not away)]
 
 
+def _div_bcast(m: Any, op: Op, args: list[Value]) -> list[Value]:
+    """x / broadcast_in_dim(d): a secret d is normalised and inverted at its own (smaller) size."""
+    from veil.hal.shape import broadcast_in_dim
+
+    x, d = args
+    shape, dims = op.attrs["shape"], op.attrs["broadcast_dimensions"]
+    if d.is_secret and (x.dtype is FXP or d.dtype is FXP):
+        from veil.hal.approx.bdiv import f_div_bcast
+
+        return [f_div_bcast(m.ctx, x, d, shape, dims)]
+    return [P.div(m.ctx, x, broadcast_in_dim(m.ctx, d, shape, dims))]
+
+
 def _rem(m: Any, op: Op, args: list[Value]) -> list[Value]:
     x, y = args
     if x.dtype is not FXP and y.dtype is not FXP:
@@ -203,6 +216,7 @@ HANDLERS: dict[str, Handler] = {
     "sub": _one(P.sub),
     "mul": _mul,
     "div": _one(P.div),
+    "div_bcast": _div_bcast,
     "max": _one(C.maximum),
     "min": _one(C.minimum),
     "and": _one(L.logical_and),
