@@ -26,6 +26,7 @@ point needs |x @ w| well inside the field's range (FM64: |x * w| < ~1e7).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -83,7 +84,7 @@ def batch_layout(n: int, batch_size: int) -> tuple[int, np.ndarray]:
     return nb * b - n, mask / mask.sum(axis=1, keepdims=True)
 
 
-class _SSLinearBase:
+class _SSLinearBase(ABC):
     """Shared fitting machinery; subclasses define the mean (inverse link) and its gradient."""
 
     def __init__(
@@ -113,13 +114,13 @@ class _SSLinearBase:
         self._secret_fit: tuple[list[np.ndarray], np.ndarray] | None = None
 
     # ---- what subclasses provide -------------------------------------------------------------
+    @abstractmethod
     def _residual(self, z: Array, y: Array) -> Array:
         """d loss / d z for linear predictor z (per row)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _mean(self, z: Array) -> Array:
         """The model's prediction from the linear predictor (inverse link)."""
-        raise NotImplementedError
 
     def _init_intercept(self, y: Array) -> Array:
         return jnp.zeros((), y.dtype)
