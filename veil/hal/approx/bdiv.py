@@ -13,9 +13,9 @@ from veil.config import ReciprocalMode
 from veil.dtypes import DType
 from veil.errors import ConfigError
 from veil.hal import ring as hr
-from veil.hal.approx._kit import as_fxp, mul_batch, pub_fxp, trunc_batch
+from veil.hal.approx._kit import as_fxp
 from veil.hal.approx.normalize import Scale, normalize
-from veil.hal.approx.reciprocal import INIT_A
+from veil.hal.approx.reciprocal import _bits, goldschmidt_quotient
 from veil.hal.shape import broadcast_in_dim
 from veil.hal.value import Value
 from veil.mpc.context import ProtocolContext
@@ -45,31 +45,12 @@ def div_bcast_goldschmidt(
     Source: SPU's Goldschmidt division, with the divisor's work shared by its broadcast.
     """
     n = ctx.config.approx.reciprocal_iters if iters is None else iters
-    f = ctx.config.f
-    by, bh = (f + 2, f + 4) if ctx.k == 64 else (f + 10, f + 14)
+    by, bh, _ = _bits(ctx)
     shape, dims = tuple(int(s) for s in shape), tuple(int(a) for a in dims)
-
-    def big(v: Value) -> Value:
-        return broadcast_in_dim(ctx, v, shape, dims)
-
     nz = normalize(ctx, d, y_bits=by, scales=[Scale(-1.0, bh, signed=True)], signed=True)
-    y, scale = nz.y, nz.scales[0]
-    w = hr._sub(ctx, pub_fxp(ctx, INIT_A, by), hr._lshift(ctx, y, 1, fxp_bits=by), dtype=FXP, fxp_bits=by)
-    shift = x.fxp_bits + bh - by
-    be = 2 * by - shift
-    yw, xh = mul_batch(ctx, [(y, w), (x, big(scale))])
-    e = hr._sub(ctx, pub_fxp(ctx, 1.0, 2 * by), yw, dtype=FXP, fxp_bits=2 * by)
-    e, xh = trunc_batch(ctx, [e, xh], shift)
-    r = w
-    one_e = pub_fxp(ctx, 1.0, be)
-    for i in range(n):
-        factor = hr._add(ctx, e, one_e, dtype=FXP, fxp_bits=be)
-        pairs = [(r, factor)] if i == n - 1 else [(r, factor), (e, e)]
-        outs = trunc_batch(ctx, mul_batch(ctx, pairs), be)
-        r = outs[0]
-        if i < n - 1:
-            e = outs[1]
-    return trunc_batch(ctx, mul_batch(ctx, [(xh, big(r))]), 2 * by - f)[0]
+    return goldschmidt_quotient(
+        ctx, x, nz.y, nz.scales[0], n, widen=lambda v: broadcast_in_dim(ctx, v, shape, dims)
+    )
 
 
 def f_div_bcast(ctx: ProtocolContext, x: Value, d: Value, shape: Sequence[int], dims: Sequence[int]) -> Value:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from veil.config import ReciprocalMode
@@ -91,17 +93,33 @@ def div_goldschmidt(ctx: ProtocolContext, x: Value, d: Value, iters: int | None 
     425 B per element per party; SPU's division: 38 rounds, 525 B).
     """
     n = ctx.config.approx.reciprocal_iters if iters is None else iters
-    f = ctx.config.f
     by, bh, _ = _bits(ctx)
     shape = tuple(np.broadcast_shapes(x.shape, d.shape))
     x, d = hr.bcast(x, shape), hr.bcast(d, shape)
     nz = normalize(ctx, d, y_bits=by, scales=[Scale(-1.0, bh, signed=True)], signed=True)
-    y, scale = nz.y, nz.scales[0]
+    return goldschmidt_quotient(ctx, x, nz.y, nz.scales[0], n)
+
+
+def goldschmidt_quotient(
+    ctx: ProtocolContext,
+    x: Value,
+    y: Value,
+    scale: Value,
+    n: int,
+    widen: Callable[[Value], Value] = lambda v: v,
+) -> Value:
+    """x * scale / y for y normalised into [1/2, 1) with `by` bits: the shared Goldschmidt chain.
+
+    `scale` is the divisor's sign times 2^-e (y's shape); `widen` maps y-shaped values to x's
+    shape (identity for elementwise division, a broadcast for `div_bcast`), so the chain runs on
+    the divisor's elements and only the two products involving x run at x's size.
+    """
+    f = ctx.config.f
+    by, bh, _ = _bits(ctx)
     w = hr._sub(ctx, pub_fxp(ctx, INIT_A, by), hr._lshift(ctx, y, 1, fxp_bits=by), dtype=FXP, fxp_bits=by)
-    bv = by  # bits of x 2^-e
-    shift = x.fxp_bits + bh - bv
+    shift = x.fxp_bits + bh - by
     be = 2 * by - shift
-    yw, xh = mul_batch(ctx, [(y, w), (x, scale)])
+    yw, xh = mul_batch(ctx, [(y, w), (x, widen(scale))])
     e = hr._sub(ctx, pub_fxp(ctx, 1.0, 2 * by), yw, dtype=FXP, fxp_bits=2 * by)
     e, xh = trunc_batch(ctx, [e, xh], shift)
     r = w
@@ -113,7 +131,7 @@ def div_goldschmidt(ctx: ProtocolContext, x: Value, d: Value, iters: int | None 
         r = outs[0]
         if i < n - 1:
             e = outs[1]
-    return trunc_batch(ctx, mul_batch(ctx, [(xh, r)]), bv + by - f)[0]
+    return trunc_batch(ctx, mul_batch(ctx, [(xh, widen(r))]), 2 * by - f)[0]
 
 
 def f_reciprocal(ctx: ProtocolContext, x: Value) -> Value:
