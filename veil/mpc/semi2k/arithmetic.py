@@ -11,9 +11,8 @@ import numpy as np
 
 from veil.mpc import ring
 from veil.mpc.context import ProtocolContext
-from veil.mpc.matmul import matmul
 from veil.mpc.semi2k import correlations as D
-from veil.mpc.semi2k.shares import lead, open_all
+from veil.mpc.semi2k.shares import beaver_matmul_combine, lead, open_all
 
 TAG_MUL = "semi2k.mul"
 TAG_SQUARE = "semi2k.square"
@@ -63,12 +62,4 @@ def matmul_ss(ctx: ProtocolContext, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         ctx, TAG_MATMUL, np.concatenate([ring.sub(x2, u).reshape(-1), ring.sub(y2, v).reshape(-1)])
     )
     d, e = opened[: x2.size].reshape(x2.shape), opened[x2.size :].reshape(y2.shape)
-    out_shape = (x2.shape[:-2] if x2.ndim > 2 else y2.shape[:-2]) + (m, nn)
-    z = ring.add(w.reshape(out_shape), ring.add(matmul(d, v), matmul(u, e)))
-    if lead(ctx):
-        z = ring.add(z, matmul(d, e))
-    if y.ndim == 1:
-        z = z[..., 0]
-    if x.ndim == 1:
-        z = z[..., 0, :] if z.ndim >= 2 else z[0]
-    return z
+    return beaver_matmul_combine(ctx, x.ndim, y.ndim, (u, v, w), d, e)

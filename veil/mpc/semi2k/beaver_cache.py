@@ -28,7 +28,7 @@ from veil.mpc.context import ProtocolContext
 from veil.mpc.dealer import Corr, Shared, uint_dtype
 from veil.mpc.kernels import Cost, OperandKey
 from veil.mpc.matmul import matmul
-from veil.mpc.semi2k.shares import lead, open_all
+from veil.mpc.semi2k.shares import beaver_matmul_combine, open_all
 
 MATMUL_CACHED = 11  # correlation kind; `semi2k.correlations.RECIPES` registers `matmul_cached_recipe`
 FRESH, FILL, HIT = 0, 1, 2  # per operand: no cache, new entry (open D, keep A), reuse A and D
@@ -233,15 +233,7 @@ def matmul_ss_cached(
         if e is None:
             e = opened.reshape(y2.shape)
             _keep(sb, e)
-    out_shape = (x2.shape[:-2] if x2.ndim > 2 else y2.shape[:-2]) + (m, nn)
-    z = ring.add(w.reshape(out_shape), ring.add(matmul(d, v), matmul(u, e)))
-    if lead(ctx):
-        z = ring.add(z, matmul(d, e))
-    if y.ndim == 1:
-        z = z[..., 0]
-    if x.ndim == 1:
-        z = z[..., 0, :] if z.ndim >= 2 else z[0]
-    return z
+    return beaver_matmul_combine(ctx, x.ndim, y.ndim, (u, v, w), d, e)
 
 
 # ------------------------------------------------------------------------------------- dealer

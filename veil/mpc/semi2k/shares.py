@@ -10,6 +10,7 @@ import numpy as np
 
 from veil.mpc import ring
 from veil.mpc.context import ProtocolContext
+from veil.mpc.matmul import matmul
 from veil.mpc.ref2k.kernels import mm
 
 TAG_S2P = "semi2k.s2p"
@@ -142,3 +143,25 @@ def lshift_b(ctx: ProtocolContext, a: np.ndarray, n: int) -> np.ndarray:
 
 def rshift_b(ctx: ProtocolContext, a: np.ndarray, n: int) -> np.ndarray:
     return ring.rshift_logical(a, n)
+
+
+def beaver_matmul_combine(
+    ctx: ProtocolContext,
+    x_ndim: int,
+    y_ndim: int,
+    triple: tuple[np.ndarray, np.ndarray, np.ndarray],
+    d: np.ndarray,
+    e: np.ndarray,
+) -> np.ndarray:
+    """This party's share of x @ y from a matrix triple (u, v, w = uv) and the opened d = x - u,
+    e = y - v (2-D or batched views); restores the 1-D operand shapes of the original call."""
+    u, v, w = triple
+    out_shape = (d.shape[:-2] if d.ndim > 2 else e.shape[:-2]) + (d.shape[-2], e.shape[-1])
+    z = ring.add(w.reshape(out_shape), ring.add(matmul(d, v), matmul(u, e)))
+    if lead(ctx):
+        z = ring.add(z, matmul(d, e))
+    if y_ndim == 1:
+        z = z[..., 0]
+    if x_ndim == 1:
+        z = z[..., 0, :] if z.ndim >= 2 else z[0]
+    return z
