@@ -60,6 +60,7 @@ def calls_for(field: Field, numel: int, world: int) -> list[tuple[Any, ...]]:
         ("matmul_ps", Pub(u(COLS, numel)), Arith(u(numel, INNER))),
         ("mul_ss", a, Arith(u(numel))),
         ("square_s", a),
+        ("cube_s", a),
         ("matmul_ss", Arith(u(numel, INNER)), Arith(u(INNER, COLS))),
         ("matmul_ss_cached", Arith(u(numel, INNER)), Arith(u(INNER, COLS)), None, None),  # a miss
         ("trunc_s", Arith(small), f),

@@ -242,6 +242,21 @@ def _square(ctx: ProtocolContext, x: Value) -> Value:
     return _mul(ctx, x, x)
 
 
+def _cube(ctx: ProtocolContext, x: Value) -> tuple[Value, Value]:
+    """(x^2, x^3) mod 2^k (fxp_bits doubled, tripled); one opening where the protocol has a
+    cube kernel (semi2k), a square and a product elsewhere."""
+    if x.is_secret:
+        both = api.cube_s(ctx, x.payload)
+        return make(x, both[0], fxp_bits=2 * x.fxp_bits), make(x, both[1], fxp_bits=3 * x.fxp_bits)
+    sq = _mul(ctx, x, x)
+    return sq, _mul(ctx, sq, x)
+
+
+def has_cube(ctx: ProtocolContext) -> bool:
+    """True when x^2 and x^3 cost one round together (the protocol has a cube kernel)."""
+    return ctx.table.has("cube_s")
+
+
 def _mul_int(ctx: ProtocolContext, x: Value, c: int) -> Value:
     """x * c for a public Python int c (local; the encoding of x is kept)."""
     cv = public(ctx, ring_int(ctx, (), c), DType.INT)
@@ -314,7 +329,9 @@ def _plain_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.asarray(mm.matmul(a, b))
 
 
-def _matmul(ctx: ProtocolContext, x: Value, y: Value, *, dtype: DType | None = None, keys: tuple = ()) -> Value:
+def _matmul(
+    ctx: ProtocolContext, x: Value, y: Value, *, dtype: DType | None = None, keys: tuple = ()
+) -> Value:
     """Ring matmul x (..., m, k) @ y (..., k, n) or (k, n); no truncation; keys: see hal.linalg."""
     if len(x.shape) < 2 or len(y.shape) < 2 or x.shape[-1] != y.shape[-2]:
         raise ValueError(

@@ -15,7 +15,7 @@ Semantics (all arithmetic mod 2^k, k = ctx.k; "bit" results are 0/1 ring values)
 - v2s(x | None, owner, shape) -> s   the owner secret-shares its plaintext
 - add_ss, add_sp, neg_s, sum_s(s, axis)             local
 - mul_sp(s, p), matmul_sp(s, p), matmul_ps(p, s)    local ring products (no truncation)
-- mul_ss(a, b), square_s(a)                          ring products (no truncation)
+- mul_ss(a, b), square_s(a), cube_s(a)              ring products (no truncation)
 - matmul_ss(a, b)        a (..., m, k) @ b (..., k, n), leading batch dims equal or absent on b
 - matmul_ss_cached(a, b, a_key, b_key)   matmul_ss; an operand named by an `OperandKey` may
                          reuse its Beaver mask from an earlier product of the same value (semi2k)
@@ -95,6 +95,15 @@ def square_s(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
     if ctx.table.has("square_s"):
         return _call(ctx, "square_s", a)
     return mul_ss(ctx, a, a)
+
+
+def cube_s(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
+    """(a^2, a^3) stacked on a new leading axis: one round where the protocol has a cube
+    kernel (semi2k: one opening), else a square and a product (two rounds)."""
+    if ctx.table.has("cube_s"):
+        return _call(ctx, "cube_s", a)
+    sq = square_s(ctx, a)
+    return np.stack([sq, mul_ss(ctx, sq, a)])
 
 
 def matmul_ss(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:

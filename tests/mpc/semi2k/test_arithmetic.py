@@ -19,13 +19,15 @@ def test_products(field: Field, n: int) -> None:
     bx, by = uniform(rng, field, (3, 1, 4)), uniform(rng, field, (1, 5, 4))
 
     def fn(ctx, x, y, bx, by):  # type: ignore[no-untyped-def]
-        return api.mul_ss(ctx, x, y), api.square_s(ctx, x), api.mul_ss(ctx, bx, by)
+        return api.mul_ss(ctx, x, y), api.square_s(ctx, x), api.mul_ss(ctx, bx, by), api.cube_s(ctx, bx)
 
-    (xy, xx, bxy), _ = run_protocol(
-        "semi2k", n, field, fn, Arith(x), Arith(y), Arith(bx), Arith(by), out=("arith",) * 3
+    (xy, xx, bxy, cube), _ = run_protocol(
+        "semi2k", n, field, fn, Arith(x), Arith(y), Arith(bx), Arith(by), out=("arith",) * 4
     )
     assert_ring_equal(xy, ref("mul_ss", x, y))
     assert_ring_equal(xx, ref("square_s", x))
+    assert_ring_equal(cube, ref("cube_s", bx))
+    assert_ring_equal(cube[1], ring.mul(ring.mul(bx, bx), bx))
     assert_ring_equal(bxy, ref("mul_ss", bx, by))
 
 

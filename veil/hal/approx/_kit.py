@@ -206,26 +206,37 @@ def lincomb(
 # polynomials at a chosen precision
 
 
-def power_levels(degree: int, needed: Sequence[int] | None = None) -> list[list[tuple[int, int]]]:
-    """Products [(i, j)] -> x^(i+j) per level giving x^2..x^degree in ceil(log2(degree)) levels.
+def power_levels(
+    degree: int, needed: Sequence[int] | None = None, start: int = 1
+) -> list[list[tuple[int, int]]]:
+    """Products [(i, j)] -> x^(i+j) per level giving x^2..x^degree in log depth from x..x^start.
 
+    `start` = 3 when x^2 and x^3 come from a cube kernel (then x^6 needs one level, not three).
     With `needed` (the exponents whose coefficients are nonzero), products that feed none of them
     are dropped (an odd polynomial of degree 15 needs 9 products instead of 14).
     """
-    levels, top = [], 1
+    levels, top = [], max(1, min(start, degree))
     while top < degree:
         levels.append([(top, j) for j in range(1, min(top, degree - top) + 1)])
         top = min(2 * top, degree)
     if needed is None:
         return levels
-    want = {int(n) for n in needed if n >= 2}
+    want = {int(n) for n in needed if n > start}
     pruned: list[list[tuple[int, int]]] = []
     for level in reversed(levels):
         keep = [(i, j) for i, j in level if i + j in want]
         for i, j in keep:
-            want.update(v for v in (i, j) if v >= 2)
+            want.update(v for v in (i, j) if v > start)
         pruned.append(keep)
     return [lv for lv in reversed(pruned) if lv]
+
+
+def _cube_start(ctx: ProtocolContext, b: int, degree: int, bound: float) -> bool:
+    """Start from (u, u^2, u^3) by one cube opening when it saves rounds and fits the ring:
+    u^3 at 3b bits and u^2 << b must stay below 2^(k-2.5)."""
+    if degree < 3 or not hr.has_cube(ctx):
+        return False
+    return 3 * b + 2 * math.log2(bound) + max(0.0, math.log2(bound)) <= ctx.k - 2.5
 
 
 def _nonzero(coeffs: Sequence[float]) -> list[int]:
@@ -236,14 +247,14 @@ def _poly_plan(
     ctx: ProtocolContext,
     b: int,
     coeffs: Sequence[float],
-    degree: int,
+    levels: list[list[tuple[int, int]]],
     bound: float,
     out_bits: int,
     total: float,
     raw_last: bool,
 ) -> int | None:
     """The alignment W of the coefficient sum, or None if this layout cannot meet the precision."""
-    levels = power_levels(degree, _nonzero(coeffs))
+    degree = len(coeffs) - 1
     last = {i + j for i, j in levels[-1]} if (levels and raw_last) else set()
     bits = {i: (2 * b if i in last else b) for i in range(1, degree + 1)}
     top = max(bits.values(), default=b)
@@ -265,23 +276,32 @@ def poly_eval(
 ) -> Value:
     """sum_i coeffs[i] u^i (+ sum w * v for extras (v, w, |w v| bound)) as FXP with out_bits bits.
 
-    Powers are computed in log depth at u's own fraction bits b. When the ring has room, the last
-    level's products stay untruncated (2b bits); every term is aligned to W bits, summed locally
-    and truncated once. Cost: ceil(log2 d) product rounds and as many truncations (one more when
-    the last level must be truncated too). `bound` >= |u|; the sum stays below 2^(k-3).
+    Powers are computed in log depth at u's own fraction bits b; where the protocol has a cube
+    kernel, u^2 and u^3 come from one opening (and one truncation), so degree <= 6 needs a
+    single product level after it. When the ring has room, the last level's products stay
+    untruncated (2b bits); every term is aligned to W bits, summed locally and truncated once.
+    Cost: ceil(log2 d) product rounds and as many truncations (one more when the last level
+    must be truncated too); with the cube, 2 rounds for u^2, u^3 plus ceil(log2(d / 3)) levels.
+    `bound` >= |u|; the sum stays below 2^(k-3).
     """
     b = u.fxp_bits
     degree = max((i for i, c in enumerate(coeffs) if c != 0.0), default=0)
+    coeffs = list(coeffs[: degree + 1])
     total = sum(abs(c) * bound**i for i, c in enumerate(coeffs)) + sum(abs(e[2]) for e in extras)
+    cube = _cube_start(ctx, b, degree, bound)
+    levels = power_levels(degree, _nonzero(coeffs), start=3 if cube else 1)
     raw_last = True
-    W = _poly_plan(ctx, b, coeffs, degree, bound, out_bits, total, True)
+    W = _poly_plan(ctx, b, coeffs, levels, bound, out_bits, total, True)
     if W is None:
         raw_last = False
-        W = _poly_plan(ctx, b, coeffs, degree, bound, out_bits, total, False)
+        W = _poly_plan(ctx, b, coeffs, levels, bound, out_bits, total, False)
     if W is None:
         raise BudgetError(f"hal.approx.poly_eval: degree {degree} at {b} bits does not fit {ctx.field.name}")
     pw: dict[int, Value] = {1: u}
-    levels = power_levels(degree, _nonzero(coeffs))
+    if cube:  # u^2 << b and u^3 share one truncation by 2b
+        u2, u3 = hr._cube(ctx, u)
+        u2 = hr._lshift(ctx, u2, b, fxp_bits=3 * b)
+        pw[2], pw[3] = trunc_batch(ctx, [u2, u3], 2 * b)
     lb = math.log2(max(bound, 1.0))
     for n, level in enumerate(levels):
         check_budget(ctx, 2 * b + lb * max(i + j for i, j in level), "poly_eval powers")

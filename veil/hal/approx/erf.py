@@ -62,8 +62,8 @@ def erf_polynomial(ctx: ProtocolContext, x: Value) -> Value:
     """erf(x) = sign(x) P(min(|x|, T)), P of degree 12 on [0, 3.5] (FM64) / 16 on [0, 4] (FM128).
 
     Valid: all x. Error (measured, semi2k): max abs 7.6e-6 (FM64), 1.2e-7 (FM128).
-    Cost (2PC semi2k FM64): 1 sign-test batch, 1 product, 4 product rounds + 4 truncations,
-    1 product: 13 rounds, 275 B per element per party. Source: veil (SPU uses Abramowitz and
+    Cost (2PC semi2k FM64): 1 sign-test batch, 1 product, powers to 12 (a cube opening, then
+    2 product levels) with 3 truncations, 1 product: 11 rounds, 259 B per element per party. Source: veil (SPU uses Abramowitz and
     Stegun 7.1.27, which needs a reciprocal).
     """
     f = ctx.config.f

@@ -48,8 +48,9 @@ def log_polynomial(ctx: ProtocolContext, x: Value) -> Value:
     the polynomial's single final truncation. Valid: 2^-f <= x < 2^30 (FM64; 2^40 on FM128);
     x = 0 gives log(2^-(f+1)); x < 0 is undefined (garbage).
     Error (measured, semi2k): max abs 8e-6 on [2^-10, 2^20] (FM64), 5e-8 (FM128); SPU: 3e-5.
-    Cost (2PC semi2k FM64): normalisation (13 sign tests, 2 product rounds) + 3 product rounds
-    and 3 truncations: 16 rounds, 295 B per element per party (SPU: 26 rounds, 510 B).
+    Cost (2PC semi2k FM64): normalisation (13 sign tests, 2 product rounds), then u^2 and u^3
+    from one cube opening + 1 truncation, 1 product level and the final truncation: 14 rounds,
+    283 B per element per party (SPU: 26 rounds, 510 B). aby3 (no cube kernel): 26 rounds.
     Source: SPU's log (normalise by the highest bit, then a polynomial on the mantissa), with
     veil's comparison-based normalisation.
     """

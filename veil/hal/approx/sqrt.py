@@ -86,8 +86,9 @@ def rsqrt_polynomial(ctx: ProtocolContext, x: Value) -> Value:
 
     Valid: 2^-f <= x < 2^30 (FM64; 2^40 on FM128); x = 0 gives rsqrt(2^-f) = 2^(f/2).
     Error (measured, semi2k): relative <= 4e-6 plus 1 LSB (FM64), max abs 1.2e-5 on (0.1, 10).
-    Cost (2PC semi2k FM64): normalisation + 3 product rounds + 1 scale product: 18 rounds,
-    335 B per element per party (SPU: 26 rounds, 429 B).
+    Cost (2PC semi2k FM64): normalisation + the polynomial (cube opening, 1 truncation,
+    1 product level) + 1 scale product: 16 rounds, 323 B per element per party (SPU: 26
+    rounds, 429 B).
     Source: SPU's rsqrt (normalise by the highest bit, polynomial on the mantissa).
     """
     f = ctx.config.f
@@ -101,7 +102,7 @@ def sqrt_polynomial(ctx: ProtocolContext, x: Value) -> Value:
 
     Valid: 0 <= x < 2^30 (FM64; 2^40 on FM128); sqrt(0) = 0 exactly; x < 0 is undefined.
     Error (measured, semi2k): relative <= 2e-6 plus 1-2 LSB (FM64), max abs 1.1e-5 on (0.1, 10).
-    Cost (2PC semi2k FM64): as rsqrt, 18 rounds, 319 B (SPU: 35 rounds, 513 B).
+    Cost (2PC semi2k FM64): as rsqrt, 16 rounds, 307 B (SPU: 35 rounds, 513 B).
     """
     f = ctx.config.f
     if ctx.k == 64:

@@ -30,6 +30,7 @@ def register(table: KernelTable) -> None:
         "matmul_ps": K.matmul_ps,
         "mul_ss": K.mul_ss,
         "square_s": K.square_s,
+        "cube_s": K.cube_s,
         "matmul_ss": K.matmul_ss,
         "trunc_s": K.trunc_s,
         "mul_trunc_ss": K.mul_trunc_ss,

@@ -50,6 +50,7 @@ def register(table: KernelTable, world: int, trunc: TruncMode = TruncMode.PROBAB
         ("matmul_ps", S.matmul_ps, costs.LOCAL),
         ("mul_ss", arithmetic.mul_ss, costs.MUL),
         ("square_s", arithmetic.square_s, costs.SQUARE),
+        ("cube_s", arithmetic.cube_s, costs.CUBE),
         ("matmul_ss", arithmetic.matmul_ss, costs.MATMUL),
         ("matmul_ss_cached", beaver_cache.matmul_ss_cached, beaver_cache.MATMUL_CACHED_COST),
         ("trunc_s", trunc_fn, trunc_cost),

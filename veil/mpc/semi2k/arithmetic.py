@@ -2,6 +2,7 @@
 
 mul_ss: triple (a, b, c = ab); open d = x - a, e = y - b in ONE message; xy = c + d b + e a + d e.
 square_s: pair (a, a^2); open d = x - a only; x^2 = a^2 + 2 d a + d^2.
+cube_s: tuple (a, a^2, a^3); open d = x - a only; x^2 as above, x^3 = a^3 + 3 d a^2 + 3 d^2 a + d^3.
 matmul_ss: matrix triple (U, V, W = UV); open D = X - U, E = Y - V; XY = W + DV + UE + DE.
 """
 
@@ -17,6 +18,7 @@ from veil.mpc.semi2k.shares import beaver_matmul_combine, lead, open_all
 TAG_MUL = "semi2k.mul"
 TAG_SQUARE = "semi2k.square"
 TAG_MATMUL = "semi2k.matmul"
+TAG_CUBE = "semi2k.cube"
 
 
 def mul_ss(ctx: ProtocolContext, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -39,6 +41,21 @@ def square_s(ctx: ProtocolContext, x: np.ndarray) -> np.ndarray:
     if lead(ctx):
         z = ring.add(z, ring.mul(d, d))
     return z.reshape(x.shape)
+
+
+def cube_s(ctx: ProtocolContext, x: np.ndarray) -> np.ndarray:
+    """(x^2, x^3) stacked on a new leading axis, from one opening (1 round, one ring element)."""
+    a, aa, aaa = ctx.dealer.get(D.CUBE, ctx.k, x.size)
+    d = open_all(ctx, TAG_CUBE, ring.sub(x.reshape(-1), a))
+    da = ring.mul(d, a)
+    sq = ring.add(aa, ring.lshift(da, 1))
+    three = ring.full(ctx.field, (), 3)
+    cu = ring.add(aaa, ring.mul(three, ring.add(ring.mul(d, aa), ring.mul(d, da))))
+    if lead(ctx):
+        dd = ring.mul(d, d)
+        sq = ring.add(sq, dd)
+        cu = ring.add(cu, ring.mul(dd, d))
+    return np.stack([sq.reshape(x.shape), cu.reshape(x.shape)])
 
 
 def _batch(shape: tuple[int, ...]) -> int:

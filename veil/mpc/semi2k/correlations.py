@@ -1,7 +1,7 @@
 """semi2k's correlations: one recipe per kind, run by the clients and by the dealer in lockstep.
 
 Offline bytes per correlated element (the last party's adjust): Beaver/square/AND one ring
-element; 2PC truncation one 32-bit word; Escudero truncation two ring elements; b2a k/2 + 1 ring
+element; cube two; 2PC truncation one 32-bit word; Escudero truncation two ring elements; b2a k/2 + 1 ring
 elements; circuits (msb, eqz, a2b) one ring element plus the live products of their plans.
 """
 
@@ -20,6 +20,7 @@ from veil.mpc.semi2k import beaver_cache, plans
 __all__ = ["STOP", "RECIPES", "uint_dtype", "pow2_words", "pow2_decode", "PLANS"]
 
 BEAVER, SQUARE, MATMUL, TRUNC2, TRUNCN, BIT, RAND_BITS, AND_WORD, B2A, CIRCUIT = range(1, 11)
+CUBE = 12  # (a, a^2, a^3); 11 is beaver_cache.MATMUL_CACHED
 MSB, EQZ, A2B = range(3)  # circuit ids (parameter of CIRCUIT)
 PLANS = {MSB: plans.msb_plan, EQZ: plans.eqz_plan, A2B: plans.a2b_plan}
 
@@ -34,6 +35,14 @@ def _square(c: Corr, k: int, numel: int) -> tuple[Shared, ...]:
     dt = uint_dtype(k)
     a = c.rand(dt, numel)
     return a, c.given(dt, numel, lambda: ring.mul(a.value, a.value))
+
+
+def _cube(c: Corr, k: int, numel: int) -> tuple[Shared, ...]:
+    """Powers of one mask: x^2 and x^3 of a secret x from a single opening of x - a."""
+    dt = uint_dtype(k)
+    a = c.rand(dt, numel)
+    aa = c.given(dt, numel, lambda: ring.mul(a.value, a.value))
+    return a, aa, c.given(dt, numel, lambda: ring.mul(aa.value, a.value))
 
 
 def _matmul(c: Corr, k: int, ba: int, bb: int, m: int, kk: int, nn: int) -> tuple[Shared, ...]:
@@ -169,6 +178,7 @@ def mul_any(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 RECIPES: RecipeBook = {
     BEAVER: Recipe(_beaver, 2),
     SQUARE: Recipe(_square, 2),
+    CUBE: Recipe(_cube, 2),
     MATMUL: Recipe(_matmul, 6),
     TRUNC2: Recipe(_trunc2, 2),
     TRUNCN: Recipe(_truncn, 3),

@@ -43,6 +43,7 @@ S2V = Cost(const(1), lambda e, k, n: (n - 1) * e * k // 8)
 V2S = Cost(note="no messages: shares come from pair streams with the owner")
 MUL = Cost(const(1), _all2all(lambda e, k: 2 * e * k // 8), _offline(lambda e, k: e * k // 8))
 SQUARE = Cost(const(1), _all2all(lambda e, k: e * k // 8), _offline(lambda e, k: e * k // 8))
+CUBE = Cost(const(1), _all2all(lambda e, k: e * k // 8), _offline(lambda e, k: 2 * e * k // 8))
 AND_BB = MUL
 BIT2A = Cost(const(1), _all2all(lambda e, k: circuits.nbytes_of(e)), _offline(lambda e, k: e * k // 8))
 B2A = Cost(const(1), _all2all(lambda e, k: e * k // 8), _offline(lambda e, k: e * (k // 2 + 1) * k // 8))
