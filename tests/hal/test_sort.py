@@ -136,3 +136,40 @@ def test_tournament_rounds(n: int, rounds: int) -> None:
     res = run(config("semi2k", "FM64"), lambda c, v: S.tournament(c, v, 1, True), secret(x))
     np.testing.assert_allclose(res.outputs[0], np.max(x, axis=1), atol=2.0**-17)
     assert max(s.rounds for s in res.stats) == rounds
+
+
+def _apply_min_layers(x: np.ndarray, layers) -> np.ndarray:  # type: ignore[no-untyped-def]
+    x = x.copy()
+    for lo, hi in layers:
+        a, b = x[..., lo], x[..., hi]
+        x[..., lo], x[..., hi] = np.minimum(a, b), np.maximum(a, b)
+    return x
+
+
+@pytest.mark.parametrize("n,k", [(n, k) for n in range(1, 12) for k in range(1, n + 1)])
+def test_selection_network_keeps_the_k_smallest_sorted(n: int, k: int) -> None:
+    """0-1 principle for selection: every bit vector's k smallest land sorted on wires 0..k-1."""
+    bits = np.array(list(itertools.product([0, 1], repeat=n)))
+    got = _apply_min_layers(bits, S.selection_layers(n, k))[:, :k]
+    np.testing.assert_array_equal(got, np.sort(bits, axis=-1)[:, :k])
+
+
+@pytest.mark.parametrize("n,k,depth", [(100, 5, 22), (100, 1, 7), (1000, 10, 40)])
+def test_selection_network_depth(n: int, k: int, depth: int) -> None:
+    layers = S.selection_layers(n, k)
+    assert len(layers) == depth < len(S.oddeven_layers(n))
+    x = RNG.normal(size=(10, n))
+    np.testing.assert_array_equal(_apply_min_layers(x, layers)[:, :k], np.sort(x, axis=-1)[:, :k])
+
+
+def test_top_k_selection_network_matches_jax_with_ties() -> None:
+    """Rows of 100, k = 5 (the selection path): values and lowest-index-first ties as
+    jax.lax.top_k, in 22 layers of 4 rounds (a full sort: 112 rounds)."""
+    from tests.hal.runner import config
+
+    x = np.round(RNG.normal(size=(3, 100)) * 4) / 4 + 0.0  # many ties, no -0.0
+    res = run(config("semi2k", "FM64"), lambda c, v: S.top_k(c, v, 5), secret(x))
+    order = np.lexsort((np.arange(100)[None, :].repeat(3, 0), -x), axis=-1)[:, :5]
+    np.testing.assert_allclose(res.outputs[0], np.take_along_axis(x, order, -1), atol=2.0**-17)
+    np.testing.assert_array_equal(res.outputs[1], order)
+    assert res.stats[0].rounds == 22 * 4
