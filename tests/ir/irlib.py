@@ -86,6 +86,15 @@ class Interp:
             return self.while_(op, ins)
         if name == "cond":
             return self.cond(op, ins)
+        if name == "batch":  # the members one by one
+            k = a["arity"]
+            return [
+                self.op(
+                    Op(a["op"], op.inputs[i * k : (i + 1) * k], [o], dict(a["member_attrs"])),
+                    ins[i * k : (i + 1) * k],
+                )[0]
+                for i, o in enumerate(op.outputs)
+            ]
         assert out_t is not None
         canon = self.canon(out_t)
         if name == "const":

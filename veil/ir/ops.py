@@ -92,6 +92,10 @@ _SIGS: list[OpSig] = [
           doc="lax.top_k: outputs (the k largest along axis, descending; their int indices)"),
     OpSig("div_bcast", OpKind.OTHER, 2, ("shape", "broadcast_dimensions"),
           doc="(x, d): x / broadcast_in_dim(d, shape, broadcast_dimensions), d the smaller operand"),
+    # independent elementwise ops of one kind, run as one (see veil/ir/passes/batch.py)
+    OpSig("batch", OpKind.OTHER, -1, ("op", "arity", "member_attrs"),
+          doc="inputs: each member's operands in turn (arity each); one output per member; "
+              "member_attrs: the members' shared attributes as sorted (name, value) pairs"),
     # control flow
     OpSig("loop", OpKind.OTHER, -1, ("trip_count", "n_carries"), 1),
     OpSig("while", OpKind.OTHER, -1, ("n_carries",), 2),
@@ -118,10 +122,10 @@ COMMUTATIVE = frozenset({"add", "mul", "max", "min", "and", "or", "xor", "eq", "
 # Minimum number of inputs of variadic ops.
 MIN_INPUTS = {
     "select_n": 2, "concatenate": 1, "dynamic_slice": 1, "dynamic_update_slice": 2,
-    "loop": 0, "while": 0, "cond": 1, "sort": 1,
+    "loop": 0, "while": 0, "cond": 1, "sort": 1, "batch": 2,
 }  # fmt: skip
 # Non-control ops with more than one output.
-MULTI_OUTPUT = frozenset({"sort", "top_k"})
+MULTI_OUTPUT = frozenset({"sort", "top_k", "batch"})
 # Inputs of these ops that are indices and must be public (see the visibility pass).
 INDEX_OPERANDS = {
     "gather": slice(1, 2), "scatter": slice(1, 2), "scatter_add": slice(1, 2),

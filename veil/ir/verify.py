@@ -506,6 +506,23 @@ def _div_bcast(ins: list[TensorType], out: TensorType, attrs: _Attrs) -> str | N
     return problem
 
 
+def _batch(ins: list[TensorType], outs: list[TensorType], attrs: _Attrs) -> str | None:
+    """Each member's operands and output must pass the member op's own rule."""
+    op, arity = attrs["op"], attrs["arity"]
+    sig = SIGNATURES.get(op)
+    if sig is None or sig.kind.value not in _KIND_RULES and op != "trunc":
+        return f"op={op!r} is not a batchable elementwise op"
+    if not _is_int(arity, lo=1) or (sig.n_in >= 0 and arity != sig.n_in) or len(ins) != arity * len(outs):
+        return f"arity={arity!r} does not split {len(ins)} inputs over {len(outs)} members"
+    rule = _RULES.get(op) or _KIND_RULES[sig.kind.value]
+    member_attrs = dict(attrs["member_attrs"])
+    for i, out in enumerate(outs):
+        problem = rule(ins[i * arity : (i + 1) * arity], out, member_attrs)
+        if problem:
+            return f"member {i} ({op}): {problem}"
+    return None
+
+
 _KIND_RULES = {"unary": _unary, "binary": _binary, "compare": _compare}
 _RULES = {
     "is_finite": _is_finite, "select_n": _select_n, "clamp": _clamp, "convert": _convert,
@@ -517,5 +534,4 @@ _RULES = {
     "dynamic_update_slice": _dynamic_update_slice, "scatter": _scatter, "scatter_add": _scatter,
     "div_bcast": _div_bcast,
 }  # fmt: skip
-_MULTI_RULES = {"sort": _sort, "top_k": _top_k}
-
+_MULTI_RULES = {"sort": _sort, "top_k": _top_k, "batch": _batch}

@@ -20,10 +20,10 @@ Handler = Callable[[Any, Op, list[Value]], list[Value]]
 
 
 def _build() -> Mapping[str, Handler]:
-    from veil.vm.handlers import control, elementwise, linalg, reduce, shape
+    from veil.vm.handlers import batch, control, elementwise, linalg, reduce, shape
 
     table: dict[str, Handler] = {}
-    for module in (elementwise, linalg, shape, reduce, control):
+    for module in (elementwise, linalg, shape, reduce, control, batch):
         for name, fn in module.HANDLERS.items():
             if name in table:
                 raise RuntimeError(f"vm.dispatch: opcode '{name}' has two handlers")

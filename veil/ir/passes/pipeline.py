@@ -3,7 +3,8 @@
 Order matters: dead code goes first (so unreachable code cannot raise errors), visibility must
 be known before secret control flow is rewritten (and is recomputed after), constants are folded
 before fixed-point typing looks for integer constant factors, and truncation fusion needs the
-`trunc_bits` that fixed-point typing sets. A final DCE drops what the other passes orphaned.
+`trunc_bits` that fixed-point typing sets. A final DCE drops what the other passes orphaned, and
+round batching runs last: it only regroups ops that are final.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from veil.config import RuntimeConfig
 from veil.errors import CompileError
 from veil.ir.passes import (
     algebraic,
+    batch,
     const_fold,
     cse,
     dce,
@@ -40,6 +42,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("cse", cse.run),
     ("fuse_trunc", fuse_trunc.run),
     ("dce", dce.run),
+    ("batch", batch.run),
 )
 
 
