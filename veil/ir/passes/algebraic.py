@@ -6,7 +6,13 @@ SECRET fxp denominator u:
 - `div(c, u)` with a uniform public constant c -> `reciprocal(u)` (c = 1), `neg(reciprocal(u))`
   (c = -1), or `mul(reciprocal(u), c)`;
 - `reciprocal(square(u))` -> `square(reciprocal(u))`, and likewise for `integer_pow(u, n)`.
-Afterwards CSE merges the identical `reciprocal(u)` ops. Counts go to meta["algebraic_rewrites"].
+Afterwards CSE merges the identical `reciprocal(u)` ops.
+
+Comparisons cost a sign test (3-4 rounds) each, and `jax.nn.relu`'s derivative compares the
+same x as its forward `max(x, 0)`. For a secret x and a public c, `max(x, c)` ->
+`select_n(gt(x, c), c, x)` and `min(x, c)` -> `select_n(lt(x, c), c, x)`: the same cost alone
+(one sign test, one product), and CSE then shares the comparison with the derivative's `gt`
+(an MLP layer saves one sign test per step). Counts go to meta["algebraic_rewrites"].
 """
 
 from __future__ import annotations
@@ -54,16 +60,39 @@ def _region(program: Program, region: Region) -> int:
             new_ops.extend(rewritten)
         else:
             new_ops.append(op)
-        for o in new_ops[-1 if rewritten is None else -len(rewritten):]:
+        for o in new_ops[-1 if rewritten is None else -len(rewritten) :]:
             for out in o.outputs:
                 producer[out.id] = o
     region.ops = new_ops
     return count
 
 
+def _select_form(program: Program, op: Op) -> list[Op] | None:
+    """max/min of a secret and a public value as a comparison and a select (see the docstring)."""
+    a, b = op.inputs
+    if b.type.vis is not Visibility.PUBLIC:
+        a, b = b, a
+    if (
+        b.type.vis is not Visibility.PUBLIC
+        or a.type.vis is not Visibility.SECRET
+        or a.type.shape != b.type.shape
+    ):
+        return None
+    if a.type.dtype is DType.BOOL or a.type.dtype is not b.type.dtype:
+        return None
+    pred = program.new_value(a.type.with_dtype(DType.BOOL))
+    cmp = "gt" if op.opcode == "max" else "lt"
+    return [
+        Op(cmp, [a, b], [pred], {}, [], op.loc),
+        Op("select_n", [pred, b, a], [op.outputs[0]], {}, [], op.loc),
+    ]
+
+
 def _rewrite(program: Program, op: Op, producer: dict[int, Op]) -> list[Op] | None:
     """The replacement ops for `op` (its output Value is kept), or None to keep it."""
     out = op.outputs[0] if op.outputs else None
+    if op.opcode in ("max", "min"):
+        return _select_form(program, op)
     if op.opcode == "div" and _secret_fxp(op.inputs[1]) and op.inputs[0].type.dtype is DType.FXP:
         c = _uniform_const(producer, op.inputs[0])
         if c is None:
