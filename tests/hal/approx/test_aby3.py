@@ -1,5 +1,5 @@
 """Every dispatcher on aby3 (3 parties, replicated shares): the methods are protocol-neutral
-(aby3's truncation errs upward, semi2k's downward)."""
+(both protocols' truncations round stochastically, with different randomness)."""
 
 from __future__ import annotations
 

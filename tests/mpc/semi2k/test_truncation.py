@@ -1,7 +1,7 @@
 """semi2k truncation: derivations checked exhaustively on an 8-bit ring, kernels vs floor(x/2^m).
 
-Error contract: |x| < 2^(k-2) gives floor(x / 2^m) or one less, for every world size; no other
-error.
+Error contract: |x| < 2^(k-2) gives floor(x / 2^m) or one more, for every world size, one more
+with probability frac(x / 2^m) (stochastic rounding: unbiased); no other error.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_trunc_kernel(field: Field, n: int) -> None:
         return tuple(api.trunc_s(ctx, x, m) for m in shifts)
 
     got, stats = run_protocol("semi2k", n, field, fn, Arith(x), out=("arith",) * len(shifts))
-    allowed = {0, -1}  # floor or one less, for every world size
+    allowed = {0, 1}  # floor or one more (stochastic rounding), for every world size
     for m, g in zip(shifts, got):
         err = set(_floor_err(g, x, m))
         assert err <= allowed, (m, err)
@@ -83,7 +83,7 @@ def test_mul_trunc(field: Field, n: int) -> None:
         return api.mul_trunc_ss(ctx, x, y, f)
 
     got, stats = run_protocol("semi2k", n, field, fn, Arith(x), Arith(y))
-    assert set(_floor_err(got, ring.mul(x, y), f)) <= {-1, 0}
+    assert set(_floor_err(got, ring.mul(x, y), f)) <= {0, 1}
     assert max(s.rounds for s in stats) == 2
 
 
@@ -102,7 +102,7 @@ def test_2pc_adversarial_splits(field: Field) -> None:
         return truncation.trunc_2pc(ctx, x0 if ctx.rank == 0 else x1, 7)
 
     got, _ = run_protocol("semi2k", 2, field, fn, Pub(x0), Pub(x1), out="raw")
-    assert set(_floor_err(ring.add(got[0], got[1]), x, 7)) <= {0, -1}
+    assert set(_floor_err(ring.add(got[0], got[1]), x, 7)) <= {0, 1}
 
 
 def test_local_trunc_opt_in() -> None:
@@ -142,3 +142,22 @@ def test_trunc_rejects_bad_shift() -> None:
 
     with pytest.raises(PartyError, match="shift 63"):
         run_protocol("semi2k", 2, "FM64", fn, Arith(ring.zeros(Field.FM64, (2,))), timeout=5.0)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_trunc_is_unbiased(n: int) -> None:
+    """Mean error over many values is 0, not -1 LSB: biased truncation drifts a long training
+    run (each of thousands of updates loses half an LSB on average)."""
+    rng = np.random.default_rng(60 + n)
+    x = rng.integers(-(2**40), 2**40, size=100_000).astype(np.int64)
+    (y,), _ = run_protocol(
+        "semi2k",
+        n,
+        Field.FM64,
+        lambda ctx, a: (api.trunc_s(ctx, a, 18),),
+        Arith(x.astype(np.uint64)),
+        out=("arith",),
+    )
+    err = y.astype(np.int64) - x / 2.0**18
+    assert abs(err.mean()) < 0.01
+    assert err.min() > -1.0 and err.max() < 1.0

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from veil.config import ProtocolKind
 from veil.dtypes import DType
 from veil.hal import ring as hr
 from veil.hal.fxp import constant, decode_public, to_fxp
@@ -142,13 +143,16 @@ def mul_batch(ctx: ProtocolContext, pairs: Sequence[tuple[Value, Value]]) -> lis
 def trunc_batch(ctx: ProtocolContext, values: Sequence[Value], shift: int) -> list[Value]:
     """Each value shifted right by `shift` bits, rounded (one truncation call for all secrets).
 
-    Half an output LSB is added first (a free public addition): an exact shift then rounds to
-    nearest, and a protocol truncation (floor within 1 LSB, either way) errs by at most 1.5 LSB.
+    semi2k and aby3 truncations round stochastically (floor or floor + 1, unbiased, |error| < 1
+    LSB). ref2k's exact shift is a floor, so there half an output LSB is added first (a free
+    public addition) to round to nearest; the protocols get no such offset, which would bias
+    them by +1/2 LSB.
     """
     if shift == 0:
         return list(values)
-    half = pub_int(ctx, 1 << (shift - 1), ())
-    values = [hr._add(ctx, v, half, dtype=v.dtype, fxp_bits=v.fxp_bits) for v in values]
+    if ctx.config.protocol is ProtocolKind.REF2K:
+        half = pub_int(ctx, 1 << (shift - 1), ())
+        values = [hr._add(ctx, v, half, dtype=v.dtype, fxp_bits=v.fxp_bits) for v in values]
     if len(values) == 1:
         v = values[0]
         return [hr._trunc(ctx, v, shift, dtype=v.dtype, fxp_bits=max(0, v.fxp_bits - shift))]

@@ -53,13 +53,13 @@ TRUNC_2PC = Cost(
     const(1),
     _all2all(lambda e, k: 4 * e),
     _offline(lambda e, k: 4 * e),
-    note="floor(x/2^m) or one less for |x| < 2^(k-2); 4 bytes per element for shifts <= 32",
+    note="floor(x/2^m) or one more (stochastic rounding) for |x| < 2^(k-2); 4 bytes per element for shifts <= 32",
 )
 TRUNC_N = Cost(
     const(1),
     _all2all(lambda e, k: e * k // 8),
     _offline(lambda e, k: 2 * e * k // 8),
-    note="Escudero et al. 2020: floor(x/2^m) or one less for |x| < 2^(k-2)",
+    note="Escudero et al. 2020: floor(x/2^m) or one more (stochastic rounding) for |x| < 2^(k-2)",
 )
 TRUNC_LOCAL = Cost(note="SecureML local truncation: 0 rounds; huge error with probability ~|x|/2^(k-1)")
 

@@ -21,7 +21,7 @@ the conversions below need uniform shares):
    (keep_0 G_0) G_1 + G_0 (keep_1 G_1) and A = A_0 A_1. A < 2^66 is truncated locally by 34 bits
    (exact up to the carry unless its shares do not wrap: probability < 2^-62).
 3. round 2, Beaver product W = V A' = e^(x - L) 2^30 (V is the exact integer 3^(I_0 + I_1)).
-4. round 3, 2PC truncation by T = 32 with a +1 LSB bias: W / 2^32 = e^x 2^f, error in (-1, 1) LSB
+4. round 3, 2PC truncation by T = 32 (stochastic rounding): W / 2^32 = e^x 2^f, error in (-1, 1) LSB
    and unbiased (stochastic rounding).
 L = -(f + 2) ln 2 and H (`api.exp_prime_range`) bound the valid inputs: where keep = 0 the
 output is exactly 0, whatever x is.
@@ -162,9 +162,7 @@ def exp_prime_s(ctx: ProtocolContext, x: np.ndarray, keep: np.ndarray) -> np.nda
     a_mid = _trunc_local(ctx, prods[2 * n :], 2 * S_IN - S_MID)
     wide = dataclasses.replace(ctx, config=ctx.config.with_(field=Field.FM128))
     w = mul_ss(wide, v, a_mid)
-    if lead(ctx):
-        w = ring.add(w, ring.full(Field.FM128, (), 1 << T_OUT))  # +1 LSB: unbiased rounding
-    out = trunc_2pc(wide, w, T_OUT)
+    out = trunc_2pc(wide, w, T_OUT)  # stochastic rounding: unbiased, error in (-1, 1) LSB
     if ctx.field is Field.FM64:
         out = ring.to_field(out, Field.FM64)
     return out.reshape(shape)
