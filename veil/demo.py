@@ -66,7 +66,8 @@ class ProcessBackend:
         parties = ["alice", "bob", "carol"] if protocol == "aby3" else ["alice", "bob"]
         veil.init(parties=parties, address="local", protocol=protocol, field=field_name)
         try:
-            self.spu = veil.SPU()
+            # keep_private=False: every input secret-shared up front, the same program the simulator runs
+            self.spu = veil.SPU(keep_private=False)
         except BaseException:
             veil.shutdown()
             raise

@@ -17,9 +17,10 @@ from veil.device.api import Session
 from veil.device.cluster import cluster_def
 from veil.device.codec import encode
 from veil.device.objects import PYUObject, SPUObject, reveal
+from veil.device.private import private
 from veil.device.pyu import PYU
 from veil.device.spu import SPU
-from veil.dtypes import DType
+from veil.dtypes import DType, Visibility
 from veil.errors import ConfigError, VeilError
 
 pytestmark = pytest.mark.timeout(90)
@@ -112,7 +113,7 @@ def test_matches_simulation(semi2k, data) -> None:
     alice, bob = PYU("alice", session), PYU("bob", session)
     got = reveal(spu(linear)(alice(lambda: x1)(), bob(lambda: w0)(), bob(lambda: noise)()))
     sim_fn = veil.jit(linear, protocol="semi2k", field="FM64")
-    np.testing.assert_allclose(got, sim_fn(x1, w0, noise), atol=1e-4)
+    np.testing.assert_allclose(got, sim_fn(private(x1, 0), private(w0, 1), private(noise, 1)), atol=1e-4)
     # the same program on the same protocol: the same traffic, whatever the link
     assert (spu.stats.online_bytes, spu.stats.rounds) == (sim_fn.stats.online_bytes, sim_fn.stats.rounds)
     assert spu.stats.offline_bytes == sim_fn.stats.offline_bytes
@@ -184,7 +185,7 @@ def test_local_nodes_over_mutual_tls(data) -> None:
     try:
         spu = SPU(cluster_def(["alice", "bob", "carol"], protocol="aby3", timeouts=TIMEOUTS), session=session)
         tls = spu.runner.cluster.tls
-        assert tls is not None and set(tls) == {"alice", "bob", "carol"}
+        assert tls is not None and set(tls) == {"alice", "bob", "carol", "driver"}  # driver: control channel
         out = spu(linear)(PYU("alice", session)(lambda: x1)(), PYU("bob", session)(lambda: w0)(), np.zeros(4))
         np.testing.assert_allclose(reveal(out), x1 @ w0, atol=1e-3)
     finally:
@@ -199,6 +200,8 @@ def test_outsourced_two_owners_three_compute_parties(data) -> None:
         assert spu.runner.cluster.link_names == ["c1", "c2", "c3"]  # the data owners run no node
         alice, bob = PYU("alice", session), PYU("bob", session)
         out = spu(linear)(alice(lambda: x1)(), bob(lambda: w0)(), bob(lambda: noise)())
+        assert spu.program is not None  # owners outside the compute parties share their inputs
+        assert all(v.type.vis is Visibility.SECRET for v in spu.program.inputs)
         np.testing.assert_allclose(reveal(out), x1 @ w0 + noise, atol=1e-3)
         np.testing.assert_allclose(out.to(alice).data, x1 @ w0 + noise, atol=1e-3)
         np.testing.assert_allclose(out.to(PYU("c2", session)).data, x1 @ w0 + noise, atol=1e-3)
@@ -206,29 +209,36 @@ def test_outsourced_two_owners_three_compute_parties(data) -> None:
         session.shutdown()
 
 
-def test_nodes_never_receive_plaintext_inputs(semi2k) -> None:
-    """Capture every control message the driver sends to the nodes: secret inputs arrive as shares."""
+@pytest.mark.parametrize("keep_private", [True, False])
+def test_nodes_never_receive_plaintext_inputs(semi2k, keep_private: bool) -> None:
+    """Capture every control message the driver sends to each node: an input reaches only its
+    owner's node in plaintext (kept PRIVATE there), and no node at all on the all-secret path."""
     session, spu = semi2k
     x = 1234.5678 + np.arange(64, dtype=np.float64).reshape(8, 8) / 1024  # distinctive bytes
     ring = encode(spu.config, x, DType.FXP)
-    sent: list[bytes] = []
-    for client in spu.runner.clients.values():
+    sent: dict[str, list[bytes]] = {n: [] for n in spu.runner.clients}
+    for name, client in spu.runner.clients.items():
         real = client.call_async
 
-        def spy(msg, timeout, real=real):
-            sent.append(control.pack(msg))
+        def spy(msg, timeout, real=real, name=name):
+            sent[name].append(control.pack(msg))
             return real(msg, timeout)
 
         client.call_async = spy
+    spu.keep_private = keep_private
     try:
         out = spu(lambda a: a * 2.0)(PYU("alice", session)(lambda: x)())
     finally:
+        spu.keep_private = True
         for client in spu.runner.clients.values():
             del client.call_async
+    assert out.leaves[0].vis is (Visibility.PRIVATE if keep_private else Visibility.SECRET)
     np.testing.assert_allclose(reveal(out), 2 * x, atol=1e-4)
-    assert sent and all(len(m) > 0 for m in sent)
+    assert all(sent[n] for n in ("alice", "bob"))
     for pattern in (x.tobytes(), ring.tobytes(), x[0].tobytes(), ring[0, :2].tobytes()):
-        assert not any(pattern in m for m in sent)
+        assert not any(pattern in m for m in sent["bob"] + sent["dealer"])
+    assert not any(x[0].tobytes() in m for m in sent["alice"])  # ring-encoded, not floats
+    assert any(ring.tobytes() in m for m in sent["alice"]) is keep_private
 
 
 @pytest.mark.slow
@@ -249,7 +259,8 @@ def test_mlp_example_in_processes_matches_simulation(protocol: str, parties: lis
     y = y.reshape(-1, 1)
     params = mlp.init_params()
     sim = veil.jit(mlp.train_auto_grad, protocol=protocol, static_argnames=("n_batch", "n_epochs"))
-    p_sim = sim(x1, x2, y, params, n_epochs=1)
+    # alice's and bob's inputs stay PRIVATE at their nodes until the concatenation shares them
+    p_sim = sim(private(x1, 0), private(x2, 1), private(y, 1), private(params, 0), n_epochs=1)
     session, spu = make(parties, protocol)
     try:
         alice, bob = PYU("alice", session), PYU("bob", session)
@@ -295,7 +306,7 @@ def test_lr_example_matches_simulation(semi2k) -> None:
 
     x1, x2, y, *_ = lr.load_breast_cancer_vertical()
     sim = veil.jit(lr.train, protocol="semi2k", static_argnames="n_epochs")
-    w_sim, b_sim = sim(x1, x2, y, n_epochs=2)
+    w_sim, b_sim = sim(private(x1, 0), private(x2, 1), private(y, 1), n_epochs=2)
     session, spu = semi2k
     alice, bob = PYU("alice", session), PYU("bob", session)
     bx, by = bob(lambda: (x2, y), num_returns=2)()

@@ -27,8 +27,11 @@ def data():
 
 @pytest.mark.parametrize(
     "protocol,field,parties",
-    [("semi2k", "FM64", 2), pytest.param("aby3", "FM64", 3, marks=pytest.mark.slow),
-     pytest.param("semi2k", "FM128", 3, marks=pytest.mark.slow)],
+    [
+        ("semi2k", "FM64", 2),
+        pytest.param("aby3", "FM64", 3, marks=pytest.mark.slow),
+        pytest.param("semi2k", "FM128", 3, marks=pytest.mark.slow),
+    ],
 )
 def test_logistic_regression_matches_plaintext(data, protocol: str, field: str, parties: int) -> None:
     x1, x2, y, t1, t2, ty = data

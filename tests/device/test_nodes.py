@@ -23,6 +23,7 @@ from veil.device.cluster import cluster_def
 from veil.device.pyu import PYU
 from veil.device.spu import SPU
 from veil.errors import CompileError, PartyError
+from veil.ir.serialize import dumps, program_hash
 
 pytestmark = pytest.mark.timeout(90)
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +31,8 @@ TIMEOUTS = {"link_s": 10, "heartbeat_s": 0.5, "startup_s": 45}
 
 
 def long_job(x):
-    """~100 dependent secret matmuls: seconds of work, so a node can be killed in the middle."""
-    return jax.lax.fori_loop(0, 100, lambda i, v: (v @ x) * 0.5 + 0.01, x)
+    """~400 dependent secret matmuls: seconds of work, so a node can be killed in the middle."""
+    return jax.lax.fori_loop(0, 400, lambda i, v: (v @ x) * 0.5 + 0.01, x)
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +47,12 @@ def drop_kept_logs():
 def start(parties: list[str], protocol: str) -> tuple[Session, SPU]:
     session = Session(parties)
     try:
-        return session, SPU(cluster_def(parties, protocol=protocol, timeouts=TIMEOUTS), session=session)
+        # keep_private=False: inputs are shared up front, so the jobs below really run the protocol
+        # (a PRIVATE input would be computed on locally by its owner, with no messages)
+        spu = SPU(
+            cluster_def(parties, protocol=protocol, timeouts=TIMEOUTS), session=session, keep_private=False
+        )
+        return session, spu
     except BaseException:
         session.shutdown()
         raise
@@ -111,8 +117,8 @@ def test_program_hash_mismatch_is_refused() -> None:
                 msgs["carol"] = {**msgs["carol"], "program": other["blob"], "hash": other["hash"]}
             return real_call_all(msgs, what)
 
-        program, blob, digest = spu._compile(_traced(lambda v: v * 3.0, np.ones((2, 2))))
-        other.update(blob=blob, hash=digest)
+        program = _compiled(spu, lambda v: v * 3.0, np.ones((2, 2)))
+        other.update(blob=dumps(program), hash=program_hash(program))
         runner.call_all = tamper
         with pytest.raises(CompileError, match="program hash mismatch"):
             spu(lambda v: v * 2.0)(x)
@@ -127,10 +133,9 @@ def test_program_hash_mismatch_is_refused() -> None:
         session.shutdown()
 
 
-def _traced(fn, *args):
-    from veil.frontend import trace
-
-    return trace(fn, args)
+def _compiled(spu, fn, *args):
+    compiled, _ = spu._cache.get(fn, args, {}, (), (), [None] * len(args))
+    return compiled.program
 
 
 def test_semi2k_refusal_releases_the_dealer() -> None:

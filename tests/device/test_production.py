@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from veil.device.launcher import free_ports
+from veil.link.tls import generate_test_pki
 
 pytestmark = pytest.mark.timeout(90)
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +24,7 @@ SCRIPT = """
 import json, sys
 import numpy as np
 import veil
+import veil.device.api
 
 me = sys.argv[1]
 out = {}
@@ -32,6 +34,7 @@ spu = veil.SPU()
 x1 = alice(lambda: np.arange(12.0).reshape(4, 3) / 10)()     # runs at alice only
 w = bob(lambda: np.full((3, 2), 0.5))()                       # runs at bob only
 out["placeholder"] = (x1.placeholder, w.placeholder)
+out["tls"] = veil.device.api.current_session().production.link._tls is not None
 y = spu(lambda a, b: a @ b + 1.0)(x1, w)
 out["reveal"] = veil.reveal(y).tolist()
 at_alice = y.to(alice)
@@ -48,7 +51,9 @@ print(json.dumps(out), flush=True)
 """
 
 
-def test_two_parties_run_their_own_scripts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tls", [False, True])
+def test_two_parties_run_their_own_scripts(tmp_path: Path, tls: bool) -> None:
+    """With tls=True every link (alice, bob, the dealer) uses mutual TLS from the config's files."""
     ports = free_ports(3)
     cfg = {
         "parties": [
@@ -60,6 +65,12 @@ def test_two_parties_run_their_own_scripts(tmp_path: Path) -> None:
         "field": "FM64",
         "timeouts": {"link_s": 20, "heartbeat_s": 0.5},
     }
+    if tls:  # relative paths: taken from the cluster file's directory
+        generate_test_pki(tmp_path / "pki", ["alice", "bob", "dealer"])
+        cfg["tls"] = {
+            n: {"ca": "pki/ca.pem", "cert": f"pki/{n}.pem", "key": f"pki/{n}.key"}
+            for n in ("alice", "bob", "dealer")
+        }
     (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(cfg))
     (tmp_path / "script.py").write_text(SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GRPC_VERBOSITY": "ERROR"}
@@ -93,6 +104,7 @@ def test_two_parties_run_their_own_scripts(tmp_path: Path) -> None:
     want = x1 @ w + 1.0
     a, b = results["alice"], results["bob"]
     assert a["placeholder"] == [False, True] and b["placeholder"] == [True, False]
+    assert a["tls"] is tls and b["tls"] is tls
     for r in (a, b):
         np.testing.assert_allclose(r["reveal"], want, atol=1e-4)
         assert "program hash mismatch" in r["mismatch"]

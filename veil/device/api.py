@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -48,8 +49,11 @@ class Session:
         defaults: Mapping[str, Any] | None = None,
         log_level: str = "INFO",
         tls: bool = False,
+        progress: Any = None,
     ) -> None:
         self.parties = tuple(parties)
+        # None: a progress line on stderr when it is a terminal; True/False; or a callable sink
+        self.progress = sys.stderr.isatty() if progress is None else progress
         self.tls = tls
         self.cluster = cluster
         self.self_party = self_party
@@ -117,7 +121,7 @@ class Session:
 
         local = LocalCluster(spu.cluster, log_level=self.log_level, tls=self.tls)
         self.spus.append(spu)
-        return NodeRunner(local, self.stream.fork(f"spu{len(self.spus)}"))
+        return NodeRunner(local, self.stream.fork(f"spu{len(self.spus)}"), progress=self.progress)
 
     def pyu_input(self, obj: PYUObject) -> tuple[Any, list[Any]]:
         """A PYU value given to an SPU: (pytree to trace with, its plaintext leaves or None where
@@ -153,6 +157,7 @@ def init(
     field: str | None = None,
     log_level: str = "WARNING",
     tls: bool = False,
+    progress: Any = None,
     **runtime_config: Any,
 ) -> Session:
     """Start a session (see the module docstring for the two modes).
@@ -160,6 +165,8 @@ def init(
     Local mode: `protocol`, `field` and other runtime_config keys are the defaults of `veil.SPU()`
     without a cluster_def; `tls=True` runs the node links over mutual TLS with a throwaway CA;
     `log_level` is the nodes' log level. Production mode reads all of it from the cluster config.
+    `progress`: a per-party progress line on stderr for SPU jobs longer than a second (default:
+    when stderr is a terminal); or a callable that receives `veil.device.progress.Progress` lists.
     """
     if _state["session"] is not None:
         raise VeilError("veil.init was already called; call veil.shutdown() first")
@@ -180,7 +187,7 @@ def init(
             )
         if isinstance(parties, str) or not parties or len(set(parties)) != len(parties):
             raise ConfigError(f"veil.init: parties must be a list of distinct names, got {parties!r}")
-        session = Session(list(parties), defaults=defaults, log_level=log_level, tls=tls)
+        session = Session(list(parties), defaults=defaults, log_level=log_level, tls=tls, progress=progress)
     _state["session"] = session
     return session
 

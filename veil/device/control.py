@@ -12,8 +12,13 @@ A request is a map {"op": name, ...}; the answer is a map {"ok": True, ...} or
     delete   {ids}
     shutdown
 
-The channel is plaintext: bind control addresses to loopback (the local launcher does), or put
-them behind a tunnel; the party-to-party link is the one that carries shares between hosts.
+    progress                          -> {progress: Progress map or None}  (answered while a job runs)
+
+Without TLS the channel is plaintext: bind control addresses to loopback. When the cluster
+config has `tls`, the channel uses mutual TLS with the same PKI as the party links: a node
+presents its own certificate and accepts only clients whose certificate (signed by the cluster
+CA) names the driver (`DRIVER`, the `tls.driver` entry of the config); the local launcher makes
+that certificate along with the nodes' when `tls=True`.
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ import grpc
 import msgpack
 import numpy as np
 
-from veil.errors import LinkError
+from veil.errors import ConfigError, LinkError
+from veil.link.tls import TlsConfig, channel_credentials, server_credentials
 from veil.link.wire import decode_frame, encode_frame
+
+DRIVER = "driver"  # the certificate name of the driver, the only client a node's control service accepts
 
 SERVICE = "veil.Control"
 METHOD = "Call"
@@ -74,11 +82,21 @@ def error_reply(error: BaseException | str, party: str, kind: str | None = None)
 
 
 class ControlServer:
-    """Serves control requests with `handler` on `address` (plaintext; see module docstring)."""
+    """Serves control requests with `handler` on `address` (mutual TLS if `tls`; see module docstring)."""
 
-    def __init__(self, address: str, handler: Handler, name: str, workers: int = 8) -> None:
+    def __init__(
+        self,
+        address: str,
+        handler: Handler,
+        name: str,
+        workers: int = 8,
+        tls: TlsConfig | None = None,
+        clients: frozenset[str] = frozenset({DRIVER}),
+    ) -> None:
         self._handler = handler
         self._name = name
+        self._tls = tls
+        self._clients = {c.encode() for c in clients}
         rpc = grpc.unary_unary_rpc_method_handler(self._serve)
         generic = grpc.method_handlers_generic_handler(SERVICE, {METHOD: rpc})
         self._server = grpc.server(
@@ -87,7 +105,10 @@ class ControlServer:
             options=[*_OPTIONS, ("grpc.so_reuseport", 0)],
         )
         try:
-            port = self._server.add_insecure_port(address)
+            if tls is None:
+                port = self._server.add_insecure_port(address)
+            else:
+                port = self._server.add_secure_port(address, server_credentials(tls))
         except RuntimeError:
             port = 0
         if not port:
@@ -97,6 +118,15 @@ class ControlServer:
         self._server.start()
 
     def _serve(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        if self._tls is not None:
+            names = context.auth_context().get("x509_common_name", [])
+            if len(names) != 1 or names[0] not in self._clients:
+                log.error("party %s: control request from certificate %s refused", self._name, names)
+                context.abort(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"party {self._name}: control requests are accepted from {sorted(self._clients)} only, "
+                    f"not from certificate {names}",
+                )
         try:
             msg = unpack(request)
             return pack(self._handler(msg))
@@ -111,10 +141,15 @@ class ControlServer:
 class ControlClient:
     """The driver's handle on one node's control service."""
 
-    def __init__(self, address: str, name: str) -> None:
+    def __init__(self, address: str, name: str, tls: TlsConfig | None = None) -> None:
+        """`tls`: the driver's certificate files; the node must present a certificate for `name`."""
         self.address = address
         self.name = name
-        self._channel = grpc.insecure_channel(address, options=_OPTIONS)
+        if tls is None:
+            self._channel = grpc.insecure_channel(address, options=_OPTIONS)
+        else:
+            options = [*_OPTIONS, ("grpc.ssl_target_name_override", name)]
+            self._channel = grpc.secure_channel(address, channel_credentials(tls), options=options)
         self._stub = self._channel.unary_unary(FULL_METHOD)
         self._lock = threading.Lock()
 
@@ -143,3 +178,16 @@ def _describe(e: grpc.RpcError) -> str:
     if isinstance(e, grpc.Call):
         return f"{e.code().name}: {e.details()}"
     return repr(e)
+
+
+def driver_tls(tls: dict[str, TlsConfig] | Any) -> TlsConfig | None:
+    """The driver's certificate from a cluster's TLS map (None without TLS); ConfigError if missing."""
+    if not tls:
+        return None
+    cfg = tls.get(DRIVER)
+    if cfg is None:
+        raise ConfigError(
+            f"cluster config: tls has no {DRIVER!r} entry; with TLS on, the driver needs its own certificate "
+            "(signed by the cluster CA) to talk to the nodes' control services"
+        )
+    return cfg

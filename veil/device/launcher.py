@@ -1,7 +1,7 @@
 """The local launcher: one node process per party (and the dealer) on loopback ports.
 
-`address="local"` uses it (with `tls=True`, the links use mutual TLS with a throwaway test CA
-made for the run). Nodes run `python -m veil.device.node` with a generated cluster file,
+`address="local"` uses it (with `tls=True`, the links and the driver's control channel use
+mutual TLS with a throwaway test CA made for the run). Nodes run `python -m veil.device.node` with a generated cluster file,
 log to files in a temporary directory, and exit on their own when the driver dies (they watch
 their parent pid). The launcher kills whatever is left on `shutdown()`, at interpreter exit,
 on SIGTERM, and shortly after any node dies unexpectedly.
@@ -28,8 +28,8 @@ from typing import Any
 import yaml
 
 from veil.device.cluster import ClusterConfig
-from veil.device.control import ControlClient
-from veil.errors import LinkError, PartyError
+from veil.device.control import DRIVER, ControlClient, driver_tls
+from veil.errors import ConfigError, LinkError, PartyError
 from veil.link.tls import generate_test_pki
 
 log = logging.getLogger("veil.launcher")
@@ -60,13 +60,20 @@ class LocalCluster:
         links = {n: f"127.0.0.1:{ports[2 * i]}" for i, n in enumerate(names)}
         controls = {n: f"127.0.0.1:{ports[2 * i + 1]}" for i, n in enumerate(names)}
         self.dir = Path(tempfile.mkdtemp(prefix="veil-nodes-"))
-        if tls and cluster.tls is None:  # a throwaway CA and one certificate per node, for this run only
-            cluster = dataclasses.replace(cluster, tls=generate_test_pki(self.dir / "pki", names))
+        if (
+            tls and cluster.tls is None
+        ):  # a throwaway CA, a certificate per node and the driver's, for this run only
+            if DRIVER in names:
+                raise ConfigError(
+                    f"a party is named {DRIVER!r}, the name of the driver's certificate; rename it"
+                )
+            cluster = dataclasses.replace(cluster, tls=generate_test_pki(self.dir / "pki", [*names, DRIVER]))
         self.cluster = cluster.with_addresses(links, controls)
         self.config_path = self.dir / "cluster.yaml"
         self.config_path.write_text(yaml.safe_dump(self.cluster.to_dict(), sort_keys=False))
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.clients = {n: ControlClient(controls[n], n) for n in names}
+        own = driver_tls(self.cluster.tls)
+        self.clients = {n: ControlClient(controls[n], n, tls=own) for n in names}
         self._closing = threading.Event()
         self._lock = threading.Lock()
         atexit.register(self.shutdown)

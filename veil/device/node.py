@@ -30,6 +30,7 @@ import numpy as np
 from veil.device import control
 from veil.device.cluster import ClusterConfig
 from veil.device.party import JobLink, ProgramRefused, agree_hash, hal_value, run_dealer_job, run_party
+from veil.device.progress import Tracker
 from veil.dtypes import Visibility
 from veil.errors import CompileError, ConfigError, PartyError, VeilError
 from veil.hal.value import Value as HalValue
@@ -48,6 +49,22 @@ def value_meta(v: HalValue) -> dict[str, Any]:
         "owner": v.owner,
         "fxp_bits": v.fxp_bits,
     }
+
+
+def wire_capture(party: str) -> Callable[[int, bytes], None] | None:
+    """Tests and audits: with VEIL_WIRE_CAPTURE=<dir> set, append every message this node hands
+    to its link (before TLS) to <dir>/<party>.wire, to check what the peers could see."""
+    folder = os.environ.get("VEIL_WIRE_CAPTURE")
+    if not folder:
+        return None
+    path = os.path.join(folder, f"{party}.wire")
+    lock = threading.Lock()
+
+    def hook(peer: int, data: bytes) -> None:
+        with lock, open(path, "ab") as f:
+            f.write(data)
+
+    return hook
 
 
 def culprit(cluster: ClusterConfig, error: BaseException, me: str) -> tuple[str, str]:
@@ -82,6 +99,7 @@ class Node:
             connect_timeout=t.connect_s, heartbeat_s=t.heartbeat_s,
             shaper=cluster.make_shaper(),
             peer_names={r: n for r, n in enumerate(names)} if tls else None,
+            on_wire=wire_capture(party),
         )  # fmt: skip
         self.store: dict[str, HalValue] = {}
         self.done = threading.Event()
@@ -90,8 +108,10 @@ class Node:
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "ping": self._ping, "run": self._run, "fetch": self._fetch, "send": self._send,
             "gather": self._gather, "delete": self._delete, "shutdown": self._shutdown,
+            "progress": self._progress,
         }  # fmt: skip
-        self.server = control.ControlServer(spec.control_address, self.handle, party)
+        self._tracker: Tracker | None = None
+        self.server = control.ControlServer(spec.control_address, self.handle, party, tls=tls)
         self.log.info(
             "node %s up: rank %d, link %s, control %s", party, self.rank, spec.address, spec.control_address
         )
@@ -153,10 +173,14 @@ class Node:
             program = self._agree(jl, msg.get("program"), str(msg.get("hash")))
             self.log.info("job %s: program agreed, %d ops", job, len(program.body.ops))
             values = self._inputs(program, msg["inputs"])
-            result = run_party(
-                jl, self.config, program, lambda rank: values,
-                dealer_present=self.cluster.dealer is not None,
-            )  # fmt: skip
+            self._tracker = tracker = Tracker(program, self.name)
+            try:
+                result = run_party(
+                    jl, self.config, program, lambda rank: values,
+                    dealer_present=self.cluster.dealer is not None, on_op=tracker.on_op,
+                )  # fmt: skip
+            finally:
+                self._tracker = None
             ids = [str(i) for i in msg["outputs"]]
             if len(ids) != len(result.outputs):
                 raise VeilError(
@@ -214,6 +238,7 @@ class Node:
                 if (
                     tuple(v.shape) != tuple(p.type.shape)
                     or v.vis is not p.type.vis
+                    or v.owner != p.type.owner
                     or v.dtype is not p.type.dtype
                 ):
                     raise VeilError(
@@ -232,6 +257,11 @@ class Node:
             )
         return v
 
+    def _progress(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """The running job's progress (answered while `run` is busy: the control server has a pool)."""
+        tracker = self._tracker
+        return {"ok": True, "progress": None if tracker is None else tracker.snapshot().as_dict()}
+
     def _fetch(self, msg: dict[str, Any]) -> dict[str, Any]:
         out = []
         for obj_id in msg["ids"]:
@@ -240,17 +270,22 @@ class Node:
         return {"ok": True, "values": out}
 
     def _send(self, msg: dict[str, Any]) -> dict[str, Any]:
+        """Send this party's payload of a value to the party it is revealed to: its share of a
+        secret, or the plaintext of a value private to this party (public values need nothing)."""
         v = self._get(msg["id"])
-        JobLink(self.link, str(msg["job"])).send(int(msg["to"]), "reveal", v.payload)
+        if v.vis is Visibility.SECRET or (v.vis is Visibility.PRIVATE and v.owner == self.rank):
+            JobLink(self.link, str(msg["job"])).send(int(msg["to"]), "reveal", v.payload)
         return {"ok": True}
 
     def _gather(self, msg: dict[str, Any]) -> dict[str, Any]:
-        """Reconstruct a secret value here from every compute party's payload (reveal to this party)."""
+        """Reconstruct a value here from the compute parties' payloads (reveal to this party)."""
         v = self._get(msg["id"])
         jl = JobLink(self.link, str(msg["job"]))
         if v.vis is Visibility.SECRET:
             parts = [v.payload if r == self.rank else jl.recv(r, "reveal") for r in range(self.cluster.world)]
             plain = io.reconstruct(self.config, [np.asarray(p) for p in parts])
+        elif v.vis is Visibility.PRIVATE and v.owner != self.rank:
+            plain = jl.recv(int(v.owner), "reveal")
         else:
             plain = v.payload
         self.store[str(msg["new_id"])] = HalValue(

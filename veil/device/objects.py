@@ -61,6 +61,7 @@ class LeafMeta:
     dtype: np.dtype  # the plaintext dtype reveal returns
     ir_dtype: DType
     vis: Visibility
+    owner: int | None = None  # the holder's rank, for a PRIVATE value
 
     def placeholder(self) -> jax.ShapeDtypeStruct:
         return jax.ShapeDtypeStruct(self.shape, self.dtype)
@@ -81,7 +82,8 @@ class SPUObject(DeviceObject):
 
     def __repr__(self) -> str:
         shapes = ", ".join(
-            f"{m.shape}{'' if m.vis is Visibility.SECRET else ' ' + m.vis.value}" for m in self.leaves
+            f"{m.shape}{'' if m.vis is Visibility.SECRET else ' ' + m.vis.value}{'' if m.owner is None else f'@{m.owner}'}"
+            for m in self.leaves
         )
         return f"SPUObject([{shapes}])"
 

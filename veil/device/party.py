@@ -59,20 +59,26 @@ def run_party(
     inputs: Callable[[int], Sequence[HalValue]],
     *,
     dealer_present: bool,
+    on_op: Callable[[Any, float, Any], None] | None = None,
 ) -> PartyResult:
     """The per-party body: protocol setup, this party's HAL inputs, the VM run, dealer release.
 
     Shared by the Simulator (threads over the memory link) and the node (a process over gRPC).
     `inputs(rank)` builds this party's input values. The dealer client is closed (the semi2k
-    dealer told to stop) before the stats are read, so they count that message too.
+    dealer told to stop) before the stats are read, so they count that message too. `on_op`
+    (e.g. a progress tracker's) is called after each leaf op too.
     """
     ctx = make_context(link, config, dealer_link_present=dealer_present)
     try:
         values = list(inputs(ctx.rank))
         trace: list[TraceRow] = []
-        outs = run_program(
-            program, values, ctx, on_op=lambda op, secs, delta: trace.append((op.opcode, secs, delta))
-        )
+
+        def hook(op: Any, secs: float, delta: Any) -> None:
+            trace.append((op.opcode, secs, delta))
+            if on_op is not None:
+                on_op(op, secs, delta)
+
+        outs = run_program(program, values, ctx, on_op=hook)
     finally:
         close = getattr(ctx.dealer, "close", None)
         if close is not None:

@@ -5,7 +5,8 @@ script's SPU calls are collective (SPMD): every party makes them in the same ord
 call, every party traces and compiles the function itself, the parties compare program hashes
 over the link (`agree_hash`) and refuse to run on a mismatch; a PYU input is shared by its
 owner, who sends each compute party its share (the others only learn the input's shape and
-dtype, which the owner announces). The semi2k dealer is a separate process:
+dtype, which the owner announces); the owner's input stays PRIVATE at the owner (nothing is
+sent) until an op needs it shared. The semi2k dealer is a separate process:
 `veil node --config cluster.yaml --party dealer --production`; party 0 announces each job to it.
 
 Limits of this version: data owners must be compute parties (outsourced mode needs owners on the
@@ -109,6 +110,8 @@ class ProductionRuntime:
                 values.append(self._get(str(src.ref)))
             elif src.kind == "public":
                 values.append(hal_value(p.type, src.ring, self.config))
+            elif p.type.vis is Visibility.PRIVATE:  # stays at its owner: nothing is sent
+                values.append(hal_value(p.type, src.ring if p.type.owner == self.rank else None, self.config))
             else:
                 owner = self.cluster.rank_of(str(src.owner))
                 if owner == self.rank:
@@ -170,8 +173,13 @@ class ProductionRuntime:
                 out.append(io.reconstruct(self.config, parts))
             elif v.vis is Visibility.PUBLIC:
                 out.append(np.asarray(v.payload))
-            else:
-                raise VeilError(f"reveal of a value private to party {v.owner} is not supported yet")
+            else:  # private to one party: its owner sends it to everyone
+                owner = int(v.owner)
+                if owner == self.rank:
+                    jl.send_to_all(f"v{k}", np.asarray(v.payload))
+                    out.append(np.asarray(v.payload))
+                else:
+                    out.append(jl.recv(owner, f"v{k}"))
         return out
 
     def reveal_to(self, job: str, party: str, ids: list[str]) -> list[np.ndarray] | None:
@@ -185,8 +193,12 @@ class ProductionRuntime:
         out = []
         for k, obj_id in enumerate(ids):
             v = self._get(obj_id)
-            if v.vis is not Visibility.SECRET:
-                out.append(np.asarray(v.payload))
+            if v.vis is Visibility.PUBLIC or (v.vis is Visibility.PRIVATE and v.owner == target):
+                out.append(np.asarray(v.payload) if v.payload is not None else None)
+            elif v.vis is Visibility.PRIVATE:  # the owner sends it to the target
+                if self.rank == v.owner:
+                    jl.send(target, f"v{k}", np.asarray(v.payload))
+                out.append(jl.recv(int(v.owner), f"v{k}") if self.rank == target else None)
             elif self.rank == target:
                 parts = [v.payload if r == target else jl.recv(r, f"v{k}") for r in range(self.cluster.world)]
                 out.append(io.reconstruct(self.config, [np.asarray(p) for p in parts]))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import collections
 import queue
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from veil.config import RuntimeConfig
 from veil.device import control
 from veil.device.cluster import ClusterConfig
 from veil.device.launcher import LocalCluster
+from veil.device.progress import POLL_S, Progress, ProgressLine, ProgressSink, make_sink
 from veil.device.simulation import OpCost, RunStats
 from veil.dtypes import Visibility
 from veil.errors import CompileError, PartyError, VeilError
@@ -48,8 +50,11 @@ class Source:
 class NodeRunner:
     """Runs jobs on a set of nodes through their control services (local launcher or remote)."""
 
-    def __init__(self, local: LocalCluster, stream: AesCtrStream) -> None:
+    def __init__(
+        self, local: LocalCluster, stream: AesCtrStream, progress: ProgressSink | bool | None = None
+    ) -> None:
         self.local = local
+        self.progress = progress
         self.cluster: ClusterConfig = local.cluster
         self.config: RuntimeConfig = self.cluster.runtime
         self.clients = local.clients
@@ -58,17 +63,20 @@ class NodeRunner:
 
     # -- jobs ------------------------------------------------------------------------------------
 
-    def payloads(self, src: Source, vis: Visibility) -> list[dict[str, Any]]:
-        """What each compute node receives for one input."""
+    def payloads(self, src: Source, value_type: Any) -> list[dict[str, Any]]:
+        """What each compute node receives for one input: a reference, the public value, the
+        owner's plaintext at the owner only (PRIVATE), or one share each (SECRET)."""
         n = self.config.world_size
+        vis = value_type.vis
         if src.kind == "ref":
             return [{"ref": src.ref}] * n
         if src.ring is None:
             raise VeilError(f"input owned by {src.owner}: the driver has no data for it")
         if vis is Visibility.PUBLIC:
             return [{"payload": control.array_bytes(src.ring)}] * n
-        if vis is not Visibility.SECRET:
-            raise VeilError(f"inputs of visibility {vis.value} are not supported by the node runner yet")
+        if vis is Visibility.PRIVATE:
+            mine = {"payload": control.array_bytes(src.ring)}
+            return [mine if r == value_type.owner else {"payload": None} for r in range(n)]
         shares = io.share(self.config, src.ring, self.stream.fork(f"veil.owner.{src.owner}"))
         return [{"payload": control.array_bytes(s)} for s in shares]
 
@@ -83,7 +91,7 @@ class NodeRunner:
     ) -> RunStats:
         """Run one compiled program on every node (and the dealer); returns its cost."""
         self._check_usable()
-        per_input = [self.payloads(s, p.type.vis) for s, p in zip(sources, program.inputs)]
+        per_input = [self.payloads(s, p.type) for s, p in zip(sources, program.inputs)]
         msgs = {}
         for rank, name in enumerate(self.cluster.link_names):
             if rank == self.config.world_size:
@@ -99,13 +107,52 @@ class NodeRunner:
                     "outputs": out_ids,
                 }
         start = time.perf_counter()
-        replies = self.call_all(msgs, f"job {job}")
+        watcher = self._watch_progress(job)
+        try:
+            replies = self.call_all(msgs, f"job {job}")
+        finally:
+            if watcher is not None:
+                watcher()
         stats = run_stats(
             [replies[n] for n in self.cluster.compute],
             [r for n, r in replies.items() if n not in self.cluster.compute],
         )
         stats.wall_s = time.perf_counter() - start
         return stats
+
+    def _watch_progress(self, job: str) -> Callable[[], None] | None:
+        """Poll the compute nodes' progress every POLL_S while a job runs and feed the sink;
+        returns the function that stops the poller (None when progress is off)."""
+        sink = make_sink(self.progress, job)
+        if sink is None:
+            return None
+        stop = threading.Event()
+        last: list[Progress] = []
+
+        def poll() -> None:
+            while not stop.wait(POLL_S):
+                reports = []
+                for n in self.cluster.compute:
+                    try:
+                        reply = self.clients[n].call({"op": "progress"}, timeout=2.0)
+                    except VeilError:
+                        continue
+                    if reply.get("ok") and isinstance(reply.get("progress"), dict):
+                        reports.append(Progress.from_dict(reply["progress"]))
+                if reports and not stop.is_set():
+                    last[:] = reports
+                    sink(reports)
+
+        thread = threading.Thread(target=poll, name=f"veil-progress-{job}", daemon=True)
+        thread.start()
+
+        def finish() -> None:
+            stop.set()
+            thread.join(3.0)
+            if isinstance(sink, ProgressLine):
+                sink.close(last)
+
+        return finish
 
     def fetch(self, party: str, ids: list[str]) -> list[dict[str, Any]]:
         """The values (meta + payload) a node holds under `ids`."""

@@ -17,6 +17,7 @@ import numpy as np
 
 from veil.config import ProtocolKind, RuntimeConfig
 from veil.device.party import PartyResult, hal_value, run_party
+from veil.device.progress import ProgressLine, ProgressSink, Throttled, Tracker, make_sink
 from veil.dtypes import Visibility
 from veil.hal.value import Value as HalValue
 from veil.ir.program import Program
@@ -86,7 +87,9 @@ class Simulator:
         seed = config.seed if config.seed is not None else os.urandom(32)
         self._driver_stream = AesCtrStream(seed).fork("veil.driver.inputs")
 
-    def share_input(self, ring_value: np.ndarray, vis: Visibility, owner: int | None = None) -> list[np.ndarray | None]:
+    def share_input(
+        self, ring_value: np.ndarray, vis: Visibility, owner: int | None = None
+    ) -> list[np.ndarray | None]:
         """The payload each party receives for one input (shares, copies, or the owner's plaintext)."""
         n = self.config.world_size
         if vis is Visibility.PUBLIC:
@@ -95,10 +98,19 @@ class Simulator:
             return [ring_value.copy() if r == owner else None for r in range(n)]
         return list(io.share(self.config, ring_value, self._driver_stream))
 
-    def run(self, program: Program, inputs: Sequence[PartyInput]) -> tuple[list[list[HalValue]], RunStats]:
-        """Execute `program`; returns every party's output HAL values and the run's cost."""
+    def run(
+        self, program: Program, inputs: Sequence[PartyInput], progress: ProgressSink | bool | None = None
+    ) -> tuple[list[list[HalValue]], RunStats]:
+        """Execute `program`; returns every party's output HAL values and the run's cost.
+
+        `progress`: True draws a progress line on stderr; a callable gets party 0's `Progress`
+        (every party runs the same ops) at most every `veil.device.progress.POLL_S` seconds.
+        """
         config = self.config
         with_dealer = config.protocol is ProtocolKind.SEMI2K
+        sink = make_sink(progress, "sim")
+        tracker = Tracker(program, "party0") if sink is not None else None
+        hook = Throttled(tracker, sink) if tracker is not None and sink is not None else None
 
         def party(link: Any) -> PartyResult:
             return run_party(
@@ -107,12 +119,20 @@ class Simulator:
                 program,
                 lambda rank: [hal_value(inp.value_type, inp.payloads[rank], config) for inp in inputs],
                 dealer_present=with_dealer,
+                on_op=hook.on_op if hook is not None and link.rank == 0 else None,
             )
 
         dealer = (lambda link: run_dealer(link, config)) if with_dealer else None
         start = time.perf_counter()
-        job = run_job(config.world_size, party, timeout=config.link_timeout_s, dealer=dealer, shaper=self.shaper)
+        job = run_job(
+            config.world_size, party, timeout=config.link_timeout_s, dealer=dealer, shaper=self.shaper
+        )
         results = job.results
+        if tracker is not None and sink is not None:
+            if isinstance(sink, ProgressLine):
+                sink.close([tracker.snapshot()])
+            else:
+                sink([tracker.snapshot()])
         stats = _aggregate([r[2] for r in results])
         stats.online_bytes = job.totals.online_bytes
         stats.offline_bytes = job.totals.offline_bytes

@@ -3,10 +3,13 @@
     spu = veil.SPU(veil.cluster_def(["alice", "bob"], protocol="semi2k", field="FM64"))
     w = spu(train, static_argnames=["epochs"])(x1, x2, y, epochs=10)   # SPUObject: shares at the nodes
 
-Arguments: PYUObjects are secret inputs, shared by their owner; SPUObjects of the same SPU are
+Arguments: a PYUObject of a compute party is a PRIVATE input -- it stays in plaintext at its
+owner's node, and the HAL secret-shares it only when an op combines it with another party's
+data; a PYUObject of any other party (outsourced mode) is secret-shared by its owner; SPUObjects of the same SPU are
 passed by reference (their shares never leave the nodes); `veil.public(x)`, plain arrays and
 Python scalars are public (every party has them). The function is traced and compiled to veil
-IR in the caller's process; the nodes receive the serialized IR (never Python code) and check
+IR in the caller's process (once per function, static arguments and input types: repeated
+calls reuse the compiled program); the nodes receive the serialized IR (never Python code) and check
 its hash with each other before running it. In production mode every party compiles the
 function itself and the parties compare hashes.
 """
@@ -22,12 +25,12 @@ import numpy as np
 
 from veil.device.codec import decode, encode
 from veil.device.objects import DeviceObject, LeafMeta, PYUObject, SPUObject
+from veil.device.private import Mark, ProgramCache
 from veil.device.runner import Source
 from veil.device.simulation import RunStats
 from veil.dtypes import Visibility
 from veil.errors import VeilError
-from veil.frontend import Public, public, to_ir, trace
-from veil.ir.passes.pipeline import compile_program
+from veil.frontend import Public, public
 from veil.ir.program import Program
 from veil.ir.serialize import dumps, program_hash
 
@@ -62,13 +65,18 @@ class Runner(Protocol):
 class SPU:
     """The secure device over one cluster's compute parties."""
 
-    def __init__(self, cluster_def: Any = None, *, session: Session | None = None) -> None:
+    def __init__(
+        self, cluster_def: Any = None, *, session: Session | None = None, keep_private: bool = True
+    ) -> None:
+        """`keep_private=False` secret-shares every PYU input up front (the all-secret path; for
+        comparisons), instead of keeping a compute party's own inputs PRIVATE at its node."""
         from veil.device.api import current_session
 
         self.session = session if session is not None else current_session()
         self.cluster: ClusterConfig = self.session.spu_cluster(cluster_def)
         self.config = self.cluster.runtime
-        self._cache: dict[Any, tuple[Program, bytes, str]] = {}
+        self.keep_private = keep_private
+        self._cache = ProgramCache(self.config)
         self.stats = RunStats()
         self.program: Program | None = None
         self.runner: Runner = self.session.start_runner(self)
@@ -100,15 +108,19 @@ class SPU:
               nums: tuple[int, ...], names: tuple[str, ...], num_returns: int | None) -> Any:  # fmt: skip
         job = self.session.next_job()
         start = time.perf_counter()
-        args2, kwargs2, raw = self._prepare(args, kwargs, nums, names)
-        traced = trace(fn, args2, kwargs2, nums, names)
-        if len(traced.leaves) != len(raw):
+        args2, kwargs2, raw, marks = self._prepare(args, kwargs, nums, names)
+        compiled, _ = self._cache.get(fn, args2, kwargs2, nums, names, marks)
+        program = compiled.program
+        if len(program.inputs) != len(raw):
             raise VeilError(
-                f"SPU: {len(traced.leaves)} traced inputs but {len(raw)} sources (internal error; please report)"
+                f"SPU: {len(program.inputs)} program inputs but {len(raw)} sources (internal error; please report)"
             )
-        program, blob, digest = self._compile(traced)
+        if "blob" not in compiled.extra:
+            compiled.extra["blob"] = dumps(program)
+            compiled.extra["hash"] = program_hash(program)
+        blob, digest = compiled.extra["blob"], compiled.extra["hash"]
         sources = [
-            self._source(r, v.type, traced.names[i]) for i, (r, v) in enumerate(zip(raw, program.inputs))
+            self._source(r, v.type, compiled.names[i]) for i, (r, v) in enumerate(zip(raw, program.inputs))
         ]
         out_ids = [f"{job}.{i}" for i in range(len(program.outputs))]
         compile_s = time.perf_counter() - start
@@ -118,38 +130,40 @@ class SPU:
         self.stats = stats
         self.program = program
         leaves = [
-            LeafMeta(obj_id, tuple(aval.shape), np.dtype(aval.dtype), v.type.dtype, v.type.vis)
-            for obj_id, aval, v in zip(out_ids, traced.out_avals, program.outputs)
+            LeafMeta(obj_id, tuple(aval.shape), np.dtype(aval.dtype), v.type.dtype, v.type.vis, v.type.owner)
+            for obj_id, aval, v in zip(out_ids, compiled.out_avals, program.outputs)
         ]
-        return _split(SPUObject(self, traced.out_tree, leaves), num_returns, getattr(fn, "__name__", "fn"))
-
-    def _compile(self, traced: Any) -> tuple[Program, bytes, str]:
-        key = (str(traced.closed_jaxpr), tuple(traced.visibility))
-        hit = self._cache.get(key)
-        if hit is None:
-            program = compile_program(to_ir(traced), self.config)
-            hit = (program, dumps(program), program_hash(program))
-            self._cache[key] = hit
-        return hit
+        return _split(SPUObject(self, compiled.out_tree, leaves), num_returns, getattr(fn, "__name__", "fn"))
 
     def _prepare(self, args: tuple[Any, ...], kwargs: dict[str, Any], nums: tuple[int, ...],
-                 names: tuple[str, ...]) -> tuple[list[Any], dict[str, Any], list[tuple[Any, ...]]]:  # fmt: skip
-        """Replace device objects by plaintext or placeholders; list each flat input's source in order."""
+                 names: tuple[str, ...]) -> tuple[list[Any], dict[str, Any], list[tuple[Any, ...]], list[Mark]]:  # fmt: skip
+        """Replace device objects by plaintext or placeholders; list each flat input's source and
+        its private mark (an input that stays at its owner), in the frontend's leaf order."""
         n = len(args)
         static_pos = {i + n if i < 0 else i for i in nums}
         dyn_pos = [i for i in range(n) if i not in static_pos]
         dyn_kw = {k: v for k, v in kwargs.items() if k not in names}
         raw: list[tuple[Any, ...]] = []
+        marks: list[Mark] = []
 
         def replace(x: Any) -> Any:
             if isinstance(x, PYUObject):
-                return self._from_pyu(x, raw)
+                tree = self._from_pyu(x, raw)
+                mark = self._private_mark(x.owner)
+                marks.extend([mark] * (len(raw) - len(marks)))
+                return tree
             if isinstance(x, SPUObject):
                 if x.device is not self:
                     raise VeilError(
                         "SPU: an SPUObject of another SPU was passed; reveal it and pass the plaintext, or use one SPU"
                     )
                 raw.extend(("ref", m.id) for m in x.leaves)
+                marks.extend(
+                    (Visibility.PRIVATE, m.owner)
+                    if m.vis is Visibility.PRIVATE and m.owner is not None
+                    else None
+                    for m in x.leaves
+                )
                 return jax.tree_util.tree_unflatten(
                     x.tree,
                     [
@@ -160,13 +174,21 @@ class SPU:
             inner = x.value if isinstance(x, Public) else x
             leaves = jax.tree_util.tree_leaves(inner)
             raw.extend(("public", leaf) for leaf in leaves)
+            marks.extend([None] * len(leaves))
             return public(inner) if not _is_scalar(inner) else inner
 
         dyn = jax.tree_util.tree_map(replace, (tuple(args[i] for i in dyn_pos), dyn_kw), is_leaf=_is_leafish)
         new_args = list(args)
         for i, value in zip(dyn_pos, dyn[0]):
             new_args[i] = value
-        return new_args, {**kwargs, **dyn[1]}, raw
+        return new_args, {**kwargs, **dyn[1]}, raw, marks
+
+    def _private_mark(self, owner: str) -> Mark:
+        """A compute party's own input stays PRIVATE (plaintext at its node) until an op needs it
+        shared; an owner outside the compute parties (outsourced mode) secret-shares it."""
+        if not self.keep_private or owner not in self.cluster.compute:
+            return None
+        return (Visibility.PRIVATE, self.cluster.rank_of(owner))
 
     def _from_pyu(self, obj: PYUObject, raw: list[tuple[Any, ...]]) -> Any:
         owner = obj.owner

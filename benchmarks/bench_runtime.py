@@ -1,0 +1,197 @@
+"""LR and MLP jobs on real party processes (device API, local mode) vs the in-process simulation.
+
+    .venv/bin/python benchmarks/bench_runtime.py [--jobs lr,mlp] [--mlp-epochs 1] [--no-shaped]
+
+For each job: `veil.jit` (every party a thread, memory link) and the device API with one node
+process per party on loopback gRPC (alice, bob and the semi2k dealer), on a plain loopback link
+and with the link shaper at 100 Mbit/s + 10 ms one way (`100mbit_10ms`). For the processes,
+both input modes: PRIVATE (each data owner's columns stay at its node until the concatenation
+shares them; the default) and all-secret (`keep_private=False`, as veil.jit and SPU do).
+compile = first call's trace+compile (s); run = the second call (the compiled program is
+cached), wall time seen by the driver. Bytes are payload bytes summed over the parties.
+
+SPU 0.9.5 figures are copied from shared/REFERENCE.md (one process per party on loopback, no
+shaper, idle machine), labelled REFERENCE: they were not measured in this run. The machine is
+shared: wall times are noisy; bytes and rounds are exact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT))
+
+import logit_regression as lr  # noqa: E402
+import mlp_breast_cancer as mlp  # noqa: E402
+
+import veil  # noqa: E402
+from veil.device.api import Session  # noqa: E402
+from veil.device.cluster import cluster_def  # noqa: E402
+from veil.device.objects import reveal  # noqa: E402
+from veil.device.pyu import PYU  # noqa: E402
+from veil.device.spu import SPU  # noqa: E402
+from veil.link.shaper import Shaper  # noqa: E402
+
+# SPU 0.9.5, one process per party on loopback: (run s, MB all parties, rounds), shared/REFERENCE.md
+REFERENCE = {"lr": (0.338, 10.0, 590, "10 epochs"), "mlp": (15.6, 90.1, 26100, "10 epochs")}
+
+
+def jobs(mlp_epochs: int) -> dict[str, dict[str, Any]]:
+    x1, x2, y, *_ = lr.load_breast_cancer_vertical()
+    return {
+        "lr": {
+            "fn": lr.train, "static": ["n_epochs"], "kw": {"n_epochs": 10}, "label": "LR 10 epochs",
+            "alice": (x1,), "bob": (x2, y),
+        },
+        "mlp": {
+            "fn": mlp.train_auto_grad, "static": ["n_batch", "n_epochs"], "kw": {"n_epochs": mlp_epochs},
+            "label": f"MLP {mlp_epochs} epoch{'s' if mlp_epochs > 1 else ''}",
+            "alice": (x1,), "bob": (x2, y.reshape(-1, 1)), "alice_after": (mlp.init_params(),),
+        },
+    }  # fmt: skip
+
+
+def _args(job: dict[str, Any]) -> tuple[Any, ...]:
+    return (*job["alice"], *job["bob"], *job.get("alice_after", ()))
+
+
+def run_sim(job: dict[str, Any], shaper: str | None) -> dict[str, Any]:
+    f = veil.jit(
+        job["fn"],
+        protocol="semi2k",
+        static_argnames=job["static"],
+        shaper=Shaper.preset(shaper) if shaper else None,
+    )
+    t = time.perf_counter()
+    f(*_args(job), **job["kw"])
+    compile_s = f.stats.compile_s
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    out = f(*_args(job), **job["kw"])
+    return {
+        "compile_s": compile_s,
+        "first_s": first,
+        "run_s": time.perf_counter() - t,
+        "stats": f.stats,
+        "out": out,
+    }
+
+
+def run_procs(job: dict[str, Any], shaper: str | None, keep_private: bool) -> dict[str, Any]:
+    session = Session(["alice", "bob"], progress=False)
+    try:
+        t = time.perf_counter()
+        spu = SPU(
+            cluster_def(["alice", "bob"], protocol="semi2k", shaper=shaper, timeouts={"link_s": 600}),
+            session=session,
+            keep_private=keep_private,
+        )
+        startup = time.perf_counter() - t
+        alice, bob = PYU("alice", session), PYU("bob", session)
+        a = [alice(lambda v=v: v)() for v in job["alice"]]
+        b = [bob(lambda v=v: v)() for v in job["bob"]]
+        a2 = [alice(lambda v=v: v)() for v in job.get("alice_after", ())]
+        fn = spu(job["fn"], static_argnames=job["static"])
+        t = time.perf_counter()
+        fn(*a, *b, *a2, **job["kw"])
+        first, compile_s = time.perf_counter() - t, spu.stats.compile_s
+        t = time.perf_counter()
+        res = fn(*a, *b, *a2, **job["kw"])
+        run_s = time.perf_counter() - t
+        out = reveal(res)
+        return {
+            "compile_s": compile_s, "first_s": first, "run_s": run_s, "stats": spu.stats,
+            "out": out, "startup_s": startup, "second_compile_s": spu.stats.compile_s,
+        }  # fmt: skip
+    finally:
+        session.shutdown()
+
+
+def _max_diff(a: Any, b: Any) -> float:
+    import jax
+
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    return max(float(np.max(np.abs(np.asarray(x) - np.asarray(y)))) for x, y in zip(la, lb))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", default="lr,mlp")
+    ap.add_argument("--mlp-epochs", type=int, default=1)
+    ap.add_argument("--no-shaped", action="store_true", help="skip the 100 Mbit / 10 ms runs")
+    ap.add_argument("--no-secret-procs", action="store_true", help="skip the all-secret process runs")
+    args = ap.parse_args()
+    table = jobs(args.mlp_epochs)
+    links = [None] if args.no_shaped else [None, "100mbit_10ms"]
+    head = f"{'job':<14}{'runtime':<33}{'link':<14}{'compile s':>10}{'run s':>9}{'online MB':>11}{'offline MB':>11}{'rounds':>8}  note"
+    lines = [head, "-" * len(head)]
+
+    def row(
+        name: str,
+        runtime: str,
+        link: str,
+        compile_s: Any,
+        run_s: float,
+        on: float,
+        off: Any,
+        rounds: Any,
+        note: str = "",
+    ) -> None:
+        c = f"{compile_s:>10.2f}" if isinstance(compile_s, float) else f"{compile_s:>10}"
+        o = f"{off:>11.2f}" if isinstance(off, float) else f"{off:>11}"
+        line = f"{name:<14}{runtime:<33}{link:<14}{c}{run_s:>9.3f}{on:>11.2f}{o}{rounds!s:>8}  {note}"
+        lines.append(line)
+        print(line, flush=True)
+
+    print(head, flush=True)
+    for key in args.jobs.split(","):
+        job = table[key]
+        for link in links:
+            lname = link or "loopback"
+            sim = run_sim(job, link)
+            s = sim["stats"]
+            row(
+                job["label"],
+                "veil.jit simulation (threads)",
+                lname,
+                sim["compile_s"],
+                sim["run_s"],
+                s.online_bytes / 1e6,
+                s.offline_bytes / 1e6,
+                s.rounds,
+            )
+            modes = [True] if args.no_secret_procs else [True, False]
+            for keep in modes:
+                p = run_procs(job, link, keep)
+                s = p["stats"]
+                note = f"max|diff| vs sim {_max_diff(p['out'], sim['out']):.1e}; 2nd-call compile {p['second_compile_s']:.3f} s; nodes up in {p['startup_s']:.1f} s"
+                rt = "processes, private inputs" if keep else "processes, all secret"
+                row(
+                    job["label"],
+                    rt,
+                    lname,
+                    p["compile_s"],
+                    p["run_s"],
+                    s.online_bytes / 1e6,
+                    s.offline_bytes / 1e6,
+                    s.rounds,
+                    note,
+                )
+        ref = REFERENCE[key]
+        row(job["label"], "SPU 0.9.5 processes (REFERENCE)", "loopback", "-", ref[0], ref[1], "-", ref[2], f"REFERENCE.md figure, {ref[3]}, not measured here")  # fmt: skip
+    out = ROOT / "benchmarks" / "results" / "runtime.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("```\n" + "\n".join(lines) + "\n```\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
