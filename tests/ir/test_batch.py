@@ -36,13 +36,38 @@ def test_independent_products_share_one_op() -> None:
     xy, yz = emit1(b, "mul", [x, y], t), emit1(b, "mul", [y, z], t)
     dep = emit1(b, "mul", [xy, z], t)  # depends on xy: a later level
     ref, p = _batched(b.finish([dep, yz]))
-    assert ops_of(p) == ["batch", "mul"]
-    assert p.body.ops[0].attrs["op"] == "mul" and len(p.body.ops[0].outputs) == 2
-    assert p.meta["batched_ops"] == 1
+    # semi2k: each product splits into a raw product and a trunc; the independent ones pair up
+    assert ops_of(p) == ["batch", "batch", "mul", "trunc"]
+    assert [op.attrs.get("op") for op in p.body.ops[:2]] == ["mul", "trunc"]
+    assert p.meta["batched_ops"] == 2
     args = [np.random.default_rng(1).normal(size=(2, 3)) for _ in range(3)]
     for got, want in zip(Interp().run(p, args), Interp().run(ref, args), strict=True):
         np.testing.assert_allclose(got, want)
     assert loads(dumps(p)) is not None and program_hash(loads(dumps(p))) == program_hash(p)
+
+
+def test_aby3_keeps_products_whole() -> None:
+    """aby3 fuses the truncation into the product's round: no split, one batched mul."""
+    b = Builder()
+    x, y, z = (b.param(T((2, 3))) for _ in range(3))
+    t = x.type
+    p = b.finish([emit1(b, "mul", [x, y], t), emit1(b, "mul", [y, z], t)])
+    fixed_point.run(p, CFG)
+    batch.run(p, RuntimeConfig(protocol="aby3", world_size=3))
+    assert ops_of(p) == ["batch"] and p.body.ops[0].attrs["member_attrs"] == (("trunc_bits", 18),)
+
+
+def test_updates_needed_only_at_the_end_batch_late() -> None:
+    """ALAP levels: truncations whose results only leave the region line up at its end."""
+    b = Builder()
+    x = b.param(T((3,)))
+    c = b.param(T((3,), vis=PUB))
+    t = x.type
+    a1 = emit1(b, "exp", [x], t)
+    a2 = emit1(b, "exp", [emit1(b, "exp", [a1], t)], t)  # a longer chain
+    outs = [emit1(b, "mul", [a1, c], t), emit1(b, "mul", [a2, c], t)]  # public factor: a trunc each
+    _, p = _batched(b.finish(outs))
+    assert ops_of(p).count("batch") == 1 and ops_of(p)[-1] == "batch"
 
 
 def test_public_factors_and_different_attributes_stay_apart() -> None:

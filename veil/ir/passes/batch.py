@@ -8,6 +8,11 @@ largest number of communicating ops on a path to it), groups batchable ops with 
 levels, and re-orders the region so each group is one `batch` op. Ops on one path always have
 different levels, so a group never depends on itself. Runs last, on every region; counts go to
 `meta["batched_ops"]` (ops merged away).
+
+On semi2k a product with truncation costs a product round and then a truncation round whether
+fused or not, so products (`mul`, `square`, `dot_general`) are first split into an untruncated
+product and a `trunc`: truncations of unrelated products then share rounds too. (aby3 fuses the
+truncation into the product's round, so there the products stay whole.)
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Hashable
 
-from veil.config import RuntimeConfig
+from veil.config import ProtocolKind, RuntimeConfig
 from veil.ir.ops import SIGNATURES
 from veil.ir.program import Op, Program, Region
 from veil.ir.types import Visibility
@@ -42,9 +47,13 @@ _LOCAL = frozenset(
 )  # fmt: skip
 
 
+_SPLIT = frozenset({"mul", "square", "dot_general"})
+
+
 def run(program: Program, config: RuntimeConfig) -> Program:
     """Batch independent ops in place, in every region."""
-    merged = _region(program.body)
+    split = config.protocol is ProtocolKind.SEMI2K
+    merged = _region(program, program.body, split)
     program.meta["batched_ops"] = program.meta.get("batched_ops", 0) + merged
     return program
 
@@ -78,23 +87,65 @@ def _key(op: Op, level: int) -> Hashable | None:
     return (op.opcode, attrs, types, out.dtype, out.vis, out.owner, level)
 
 
-def _region(region: Region) -> int:
-    merged = sum(_region(r) for op in region.ops for r in op.regions)
+def _split(program: Program, region: Region) -> None:
+    """Products with truncation -> untruncated product + `trunc` (see the module docstring)."""
+    new_ops: list[Op] = []
+    for op in region.ops:
+        bits = op.attrs.get("trunc_bits")
+        if op.opcode in _SPLIT and bits and _communicates(op):
+            out = op.outputs[0]
+            raw = program.new_value(out.type)
+            new_ops.append(Op(op.opcode, op.inputs, [raw], {**op.attrs, "trunc_bits": 0}, [], op.loc))
+            new_ops.append(Op("trunc", [raw], [out], {"bits": int(bits)}, [], op.loc))
+        else:
+            new_ops.append(op)
+    region.ops = new_ops
+
+
+def _schedules(deps: list[list[int]], weight: list[int]) -> list[list[int]]:
+    """Start levels of every op as soon as possible and as late as possible (both valid: a user
+    never starts before its input's op finishes). Batching by either is safe; ALAP lines up ops
+    whose results are only needed at the end (a training step's parameter updates)."""
+    asap: list[int] = []
+    for i in range(len(weight)):
+        asap.append(max((asap[d] + weight[d] for d in deps[i]), default=0))
+    depth = max((a + w for a, w in zip(asap, weight)), default=0)
+    users: list[list[int]] = [[] for _ in weight]
+    for i, ds in enumerate(deps):
+        for d in ds:
+            users[d].append(i)
+    alap = [0] * len(weight)
+    for i in reversed(range(len(weight))):
+        alap[i] = min((alap[u] for u in users[i]), default=depth) - weight[i]
+    return [asap, alap]
+
+
+def _groups(ops: list[Op], levels: list[int]) -> dict[Hashable, list[int]]:
+    groups: dict[Hashable, list[int]] = defaultdict(list)
+    for i, op in enumerate(ops):
+        key = _key(op, levels[i])
+        if key is not None:
+            groups[key].append(i)
+    return groups
+
+
+def _region(program: Program, region: Region, split: bool) -> int:
+    merged = sum(_region(program, r, split) for op in region.ops for r in op.regions)
+    if split:
+        _split(program, region)
     ops = region.ops
     producer: dict[int, int] = {}
     for i, op in enumerate(ops):
         for v in op.outputs:
             producer[v.id] = i
     deps = [sorted({producer[v.id] for v in op.inputs if v.id in producer}) for op in ops]
-    finish: list[int] = []
-    groups: dict[Hashable, list[int]] = defaultdict(list)
+    weight = [1 if _communicates(op) else 0 for op in ops]
+    # the schedule that merges more ops (ASAP on a tie: max keeps the first)
+    groups = max(
+        (_groups(ops, levels) for levels in _schedules(deps, weight)),
+        key=lambda g: sum(len(m) - 1 for m in g.values()),
+    )
     node_of = list(range(len(ops)))
-    for i, op in enumerate(ops):
-        start = max((finish[d] for d in deps[i]), default=0)
-        finish.append(start + (1 if _communicates(op) else 0))
-        key = _key(op, start)
-        if key is not None:
-            groups[key].append(i)
     batches = [members for members in groups.values() if len(members) > 1]
     if not batches:
         return merged
