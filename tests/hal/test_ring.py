@@ -7,6 +7,7 @@ import pytest
 
 from tests.hal.runner import INT, PRIVATE, PUBLIC, SECRET, config, params, private, public, run, secret, ulp
 from veil.hal import ring as hr
+from veil.hal import ring_bits as hb
 
 RNG = np.random.default_rng(2)
 A = RNG.integers(-1000, 1000, (4, 3))
@@ -91,8 +92,8 @@ def test_msb_eqz_trunc_sum(proto: str, field: str) -> None:
     r = run(
         cfg,
         lambda ctx, x: [
-            hr._msb(ctx, x),
-            hr._eqz(ctx, x),
+            hb._msb(ctx, x),
+            hb._eqz(ctx, x),
             hr._trunc(ctx, x, 4),
             hr._sum(ctx, x, 0),
             hr._sum(ctx, x, None),

@@ -14,6 +14,7 @@ import numpy as np
 from veil.config import Field
 from veil.dtypes import DType, Visibility
 from veil.hal import ring as hr
+from veil.hal import ring_bits as hb
 from veil.hal.fxp import align, decode_public
 from veil.hal.layout import common_vis, concat_flat, split_flat
 from veil.hal.value import Value
@@ -38,8 +39,8 @@ def msb_many(ctx: ProtocolContext, values: Sequence[Value]) -> list[Value]:
     """Sign bits of several Values with one batched MSB call."""
     vals = unify(ctx, values)
     if len(vals) == 1:
-        return [hr._msb(ctx, vals[0])]
-    return split_flat(hr._msb(ctx, concat_flat(vals)), vals)
+        return [hb._msb(ctx, vals[0])]
+    return split_flat(hb._msb(ctx, concat_flat(vals)), vals)
 
 
 def mul_many(ctx: ProtocolContext, pairs: Sequence[tuple[Value, Value]]) -> list[Value]:
@@ -79,7 +80,7 @@ def less(ctx: ProtocolContext, x: Value, y: Value) -> Value:
         shape = tuple(np.broadcast_shapes(x.shape, y.shape))
         a, b = hr.bcast(x, shape).payload, hr.bcast(y, shape).payload
         return Value(shape, BOOL, Visibility.PUBLIC, 0, _plain_less(np.asarray(a), np.asarray(b)))
-    return hr._msb(ctx, hr._sub(ctx, x, y))
+    return hb._msb(ctx, hr._sub(ctx, x, y))
 
 
 def greater(ctx: ProtocolContext, x: Value, y: Value) -> Value:
@@ -96,7 +97,7 @@ def greater_equal(ctx: ProtocolContext, x: Value, y: Value) -> Value:
 
 def equal(ctx: ProtocolContext, x: Value, y: Value) -> Value:
     x, y = align(ctx, x, y)
-    return hr._eqz(ctx, hr._sub(ctx, x, y))
+    return hb._eqz(ctx, hr._sub(ctx, x, y))
 
 
 def not_equal(ctx: ProtocolContext, x: Value, y: Value) -> Value:
@@ -134,7 +135,7 @@ def _as_int(b: Value) -> Value:
 def abs_(ctx: ProtocolContext, x: Value) -> Value:
     """|x| = x * (1 - 2 [x < 0]): one MSB and one product."""
     s = hr._sub(
-        ctx, hr.public(ctx, hr.ring_int(ctx, (), 1), INT), hr._mul_int(ctx, _as_int(hr._msb(ctx, x)), 2)
+        ctx, hr.public(ctx, hr.ring_int(ctx, (), 1), INT), hr._mul_int(ctx, _as_int(hb._msb(ctx, x)), 2)
     )
     return hr._mul(ctx, x, s, dtype=x.dtype, fxp_bits=x.fxp_bits)
 
@@ -150,7 +151,7 @@ def sign(ctx: ProtocolContext, x: Value) -> Value:
 
 def relu(ctx: ProtocolContext, x: Value) -> Value:
     """max(x, 0) = x * (1 - [x < 0])."""
-    keep = _not(ctx, hr._msb(ctx, x))
+    keep = _not(ctx, hb._msb(ctx, x))
     return hr._mul(ctx, x, keep, dtype=x.dtype, fxp_bits=x.fxp_bits)
 
 

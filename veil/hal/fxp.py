@@ -15,6 +15,7 @@ import numpy as np
 
 from veil.dtypes import DType
 from veil.hal import ring as hr
+from veil.hal import ring_bits as hb
 from veil.hal.layout import concat_flat, split_flat
 from veil.hal.value import Value
 from veil.mpc import ring as R
@@ -141,7 +142,7 @@ def floor_int(ctx: ProtocolContext, x: Value, bits: int | None = None) -> Value:
     r = hr._sub(ctx, raw, hr._lshift(ctx, q, b, fxp_bits=0))
     top = hr.public(ctx, hr.ring_int(ctx, (), (1 << b) - 1), INT)
     over = hr._sub(ctx, top, r)
-    low, high = split_flat(hr._msb(ctx, concat_flat([r, over])), [r, over])
+    low, high = split_flat(hb._msb(ctx, concat_flat([r, over])), [r, over])
     return hr._add(ctx, hr._sub(ctx, q, low, dtype=INT), high, dtype=INT)
 
 
@@ -161,7 +162,7 @@ def trunc_int(ctx: ProtocolContext, x: Value) -> Value:
     """x rounded toward zero, as an INT Value (JAX float -> int conversion)."""
     if x.dtype is not FXP:
         return hr.make(x, x.payload, dtype=INT, fxp_bits=0)
-    neg = hr._msb(ctx, x)
+    neg = hb._msb(ctx, x)
     bias = hr._mul_int(ctx, hr.make(neg, neg.payload, dtype=INT), (1 << x.fxp_bits) - 1)
     return floor_int(ctx, hr._add(ctx, x, bias, dtype=FXP, fxp_bits=x.fxp_bits))
 
@@ -180,7 +181,7 @@ def f_round(ctx: ProtocolContext, x: Value, to_even: bool = True) -> Value:
     fb = x.fxp_bits
     half = hr.public(ctx, hr.ring_int(ctx, (), 1 << (fb - 1)), FXP, fb)
     if not to_even:
-        neg = hr._msb(ctx, x)
+        neg = hb._msb(ctx, x)
         shifted = hr._sub(ctx, hr._add(ctx, x, half), hr.make(neg, neg.payload, dtype=INT), fxp_bits=fb)
         return hr._lshift(
             ctx, floor_int(ctx, hr.make(shifted, shifted.payload, dtype=FXP)), fb, dtype=FXP, fxp_bits=fb
@@ -188,7 +189,7 @@ def f_round(ctx: ProtocolContext, x: Value, to_even: bool = True) -> Value:
     y = hr._add(ctx, x, half)
     q = floor_int(ctx, y)
     rem = hr._sub(ctx, hr.make(y, y.payload, dtype=INT, fxp_bits=0), hr._lshift(ctx, q, fb, fxp_bits=0))
-    tie = hr._eqz(ctx, rem)
+    tie = hb._eqz(ctx, rem)
     odd = hr._sub(ctx, q, hr._lshift(ctx, floor_int(ctx, q, 1), 1, fxp_bits=0))
     fixed = hr._sub(ctx, q, hr._mul(ctx, tie, odd, dtype=INT), dtype=INT)
     return hr._lshift(ctx, fixed, fb, dtype=FXP, fxp_bits=fb)

@@ -12,6 +12,7 @@ import numpy as np
 from veil.dtypes import DType
 from veil.errors import UnsupportedOpError
 from veil.hal import ring as hr
+from veil.hal import ring_bits as hb
 from veil.hal.compare import msb_many
 from veil.hal.fxp import floor_int
 from veil.hal.value import Value
@@ -71,7 +72,7 @@ def i_div(ctx: ProtocolContext, x: Value, y: Value) -> Value:
     low, high, neg = msb_many(ctx, [r, i_sub(ctx, _pub(ctx, ac - 1), r), x])
     q = hr._add(ctx, hr._sub(ctx, q, low, dtype=INT), high, dtype=INT)
     r = i_sub(ctx, r, i_mul(ctx, hr._sub(ctx, high, low, dtype=INT), _pub(ctx, ac)))
-    nonzero = hr._sub(ctx, _pub(ctx, np.ones((), np.int64)), hr._eqz(ctx, r), dtype=INT)
+    nonzero = hr._sub(ctx, _pub(ctx, np.ones((), np.int64)), hb._eqz(ctx, r), dtype=INT)
     q = i_add(ctx, q, hr._mul(ctx, neg, nonzero, dtype=INT))  # floor -> toward zero when x < 0
     return i_mul(ctx, q, _pub(ctx, np.sign(c)))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from veil.dtypes import DType
 from veil.hal import ring as hr
+from veil.hal import ring_bits as hb
 from veil.hal.value import Value
 from veil.mpc.context import ProtocolContext
 
@@ -21,20 +22,20 @@ def _one(ctx: ProtocolContext) -> Value:
 
 def logical_and(ctx: ProtocolContext, x: Value, y: Value) -> Value:
     if not _bools(x, y):
-        return hr._bitwise(ctx, x, y, "and")
+        return hb._bitwise(ctx, x, y, "and")
     return hr._mul(ctx, x, y, dtype=BOOL, fxp_bits=0)
 
 
 def logical_or(ctx: ProtocolContext, x: Value, y: Value) -> Value:
     if not _bools(x, y):
-        return hr._bitwise(ctx, x, y, "or")
+        return hb._bitwise(ctx, x, y, "or")
     both = hr._mul(ctx, x, y, dtype=BOOL, fxp_bits=0)
     return hr._sub(ctx, hr._add(ctx, x, y), both, dtype=BOOL, fxp_bits=0)
 
 
 def logical_xor(ctx: ProtocolContext, x: Value, y: Value) -> Value:
     if not _bools(x, y):
-        return hr._bitwise(ctx, x, y, "xor")
+        return hb._bitwise(ctx, x, y, "xor")
     both = hr._mul_int(ctx, hr._mul(ctx, x, y, dtype=BOOL, fxp_bits=0), 2)
     return hr._sub(ctx, hr._add(ctx, x, y), both, dtype=BOOL, fxp_bits=0)
 

@@ -33,6 +33,7 @@ from veil.config import Field
 from veil.dtypes import DType, Visibility
 from veil.errors import UnsupportedOpError
 from veil.hal import ring as hr
+from veil.hal import ring_bits as hb
 from veil.hal.compare import msb_many, mul_many, unify
 from veil.hal.layout import common_vis
 from veil.hal.shape import iota, reshape, slice_, transpose
@@ -185,7 +186,7 @@ def _run_layers(
         d = hr.make(diffs[0], diffs[0].payload, dtype=INT, fxp_bits=0)
         if tie is not None:
             d = hr._add(ctx, hr._lshift(ctx, d, shift, fxp_bits=0), diffs[tie], dtype=INT, fxp_bits=0)
-        swap = hr._msb(ctx, d)  # [b < a]: the pair is out of order
+        swap = hb._msb(ctx, d)  # [b < a]: the pair is out of order
         moves = mul_many(ctx, [(swap, df) for df in diffs])
         for p, av, bv, t in zip(pays, a, b, moves):
             p[..., lo] = hr._add(ctx, av, t, dtype=av.dtype, fxp_bits=av.fxp_bits).payload

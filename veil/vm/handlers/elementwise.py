@@ -19,6 +19,7 @@ from veil.hal import integer as I
 from veil.hal import logic as L
 from veil.hal import polymorphic as P
 from veil.hal import ring as hr
+from veil.hal import ring_bits as hb
 from veil.hal.layout import concat_flat, split_flat
 from veil.hal.polynomial import powers
 from veil.hal.value import Value
@@ -162,7 +163,7 @@ def _select_n(m: Any, op: Op, args: list[Value]) -> list[Value]:
     if len(cases) == 2:
         return [C.select(m.ctx, which, cases[1], cases[0])]
     diffs = [hr._sub(m.ctx, which, F.constant(m.ctx, i, (), INT)) for i in range(1, len(cases))]
-    hits = split_flat(hr._eqz(m.ctx, concat_flat(diffs)), diffs)  # one batched EQZ
+    hits = split_flat(hb._eqz(m.ctx, concat_flat(diffs)), diffs)  # one batched EQZ
     out = cases[0]
     for hit, case in zip(hits, cases[1:]):
         out = C.select(m.ctx, hit, case, out)
