@@ -64,6 +64,7 @@ def calls_for(field: Field, numel: int, world: int) -> list[tuple[Any, ...]]:
         ("matmul_ss", Arith(u(numel, INNER)), Arith(u(INNER, COLS))),
         ("matmul_ss_cached", Arith(u(numel, INNER)), Arith(u(INNER, COLS)), None, None),  # a miss
         ("trunc_s", Arith(small), f),
+        ("trunc_segments_s", Arith(small), ((numel // 2, f), (numel - numel // 2, f + 5))),  # semi2k 2PC
         ("mul_trunc_ss", Arith(small), Arith(small), f),
         ("msb_s", a),
         ("eqz_s", a),

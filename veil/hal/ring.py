@@ -1,4 +1,5 @@
-"""Visibility dispatch for raw ring ops on HAL Values: the only module that calls `veil.mpc.api`.
+"""Visibility dispatch for raw ring ops on HAL Values. The ring layer (this module and `ring_bits`,
+its sign-bit / zero-test / bitwise part) is the only HAL code that calls `veil.mpc.api`.
 
 Raw (`_`-prefixed) ops do not check dtypes: they compute in Z_2^k and label the result with a
 dtype and fraction-bit count derived from the inputs (overridable by keyword). Dispatch rules:
@@ -299,6 +300,21 @@ def _trunc(
     )
 
 
+def _trunc_segments(ctx: ProtocolContext, x: Value, segments: tuple[tuple[int, int], ...]) -> Value:
+    """Flat x cut into consecutive ((count, bits), ...) segments, each shifted by its own bits
+    (fxp_bits unchanged: the caller sets them); one round where `has_trunc_segments`."""
+    pieces = np.cumsum([0] + [c for c, _ in segments])
+    plain = lambda a: np.concatenate(  # noqa: E731
+        [R.rshift_arith(a[lo:hi], m) for lo, hi, (_, m) in zip(pieces[:-1], pieces[1:], segments)]
+    )
+    return _unary(ctx, x, plain, lambda a: api.trunc_segments_s(ctx, a, segments))
+
+
+def has_trunc_segments(ctx: ProtocolContext) -> bool:
+    """True when truncations by different shifts share one round (semi2k 2PC)."""
+    return ctx.table.has("trunc_segments_s")
+
+
 def _mul_trunc(ctx: ProtocolContext, x: Value, y: Value, bits: int, *, dtype: DType | None = None) -> Value:
     """(x * y) >> bits, fused into one kernel for secret x secret when the protocol has one."""
     shape = tuple(np.broadcast_shapes(x.shape, y.shape))
@@ -353,62 +369,6 @@ def _matmul(
         x.fxp_bits + y.fxp_bits,
         shape=shape,
     )
-
-
-def _bit_of(
-    ctx: ProtocolContext,
-    x: Value,
-    plain: Callable[[np.ndarray], np.ndarray],
-    secret: Callable[[np.ndarray], np.ndarray],
-) -> Value:
-    if x.is_secret:
-        return make(x, secret(x.payload), dtype=DType.BOOL, fxp_bits=0)
-    out = None if x.payload is None else plain(x.payload)
-    return make(x, out, dtype=DType.BOOL, fxp_bits=0)
-
-
-def _msb(ctx: ProtocolContext, x: Value) -> Value:
-    """The sign bit [x < 0] as a BOOL 0/1 Value (secret for secret input)."""
-    return _bit_of(ctx, x, R.msb, lambda a: api.msb_s(ctx, a))
-
-
-def _eqz(ctx: ProtocolContext, x: Value) -> Value:
-    """[x == 0] as a BOOL 0/1 Value."""
-
-    def plain(a: np.ndarray) -> np.ndarray:
-        eq = R.equal(a, R.zeros(R.field_of(a), a.shape))
-        return R.from_int64(R.field_of(a), eq.astype(np.int64))
-
-    return _bit_of(ctx, x, plain, lambda a: api.eqz_s(ctx, a))
-
-
-# ---------------------------------------------------------------------------------------------
-# bitwise ops on integers (boolean shares for secrets)
-
-
-def _bitwise(ctx: ProtocolContext, x: Value, y: Value, which: str) -> Value:
-    """Bitwise and/or/xor of two integer Values (secret: a2b, boolean kernel, b2a)."""
-    plain = {"and": R.and_, "or": R.or_, "xor": R.xor}[which]
-
-    def ss(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ba, bb = api.a2b(ctx, a), api.a2b(ctx, b)
-        if which == "and":
-            return api.b2a(ctx, api.and_bb(ctx, ba, bb))
-        if which == "xor":
-            return api.b2a(ctx, api.xor_bb(ctx, ba, bb))
-        both = api.and_bb(ctx, ba, bb)  # a | b = a ^ b ^ (a & b)
-        return api.b2a(ctx, api.xor_bb(ctx, api.xor_bb(ctx, ba, bb), both))
-
-    def sp(a: np.ndarray, p: np.ndarray) -> np.ndarray:
-        ba = api.a2b(ctx, a)
-        if which == "and":
-            return api.b2a(ctx, api.and_bp(ctx, ba, p))
-        if which == "xor":
-            return api.b2a(ctx, api.xor_bp(ctx, ba, p))
-        return api.b2a(ctx, api.xor_bp(ctx, api.and_bp(ctx, ba, R.not_(p)), p))  # a|p = (a & ~p) ^ p
-
-    dtype = DType.BOOL if x.dtype is DType.BOOL and y.dtype is DType.BOOL else DType.INT
-    return _binary(ctx, x, y, plain, ss, sp, lambda p, a: sp(a, p), dtype, 0)
 
 
 # ---------------------------------------------------------------------------------------------

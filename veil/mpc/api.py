@@ -22,6 +22,8 @@ Semantics (all arithmetic mod 2^k, k = ctx.k; "bit" results are 0/1 ring values)
 - trunc_s(s, bits)       signed arithmetic shift right, probabilistic: <= 1 LSB error, exact
                          semantics for |x| < 2^(k-2) (or the protocol's declared range)
 - mul_trunc_ss(a, b, bits)   fused product + truncation (optional kernel)
+- trunc_segments_s(s, ((count, bits), ...))   consecutive segments, each its own shift, one round
+                             where the protocol has the kernel (optional)
 - msb_s(s) -> s          arithmetic share of the sign bit of x
 - eqz_s(s) -> s          arithmetic share of [x == 0]
 - a2b(s) -> b, b2a(b) -> s   (b2a: full k-bit value), bit2a(b) -> s for single-bit values
@@ -132,6 +134,23 @@ def trunc_s(ctx: ProtocolContext, a: np.ndarray, bits: int) -> np.ndarray:
     if bits == 0:
         return a
     return _call(ctx, "trunc_s", a, bits)
+
+
+def trunc_segments_s(
+    ctx: ProtocolContext, a: np.ndarray, segments: tuple[tuple[int, int], ...]
+) -> np.ndarray:
+    """Flat `a` cut into consecutive segments ((count, bits), ...), each truncated by its own
+    bits: one round where the protocol has the kernel (semi2k 2PC), else one trunc_s each."""
+    shifts = {int(m) for _, m in segments}
+    if len(shifts) == 1:
+        return trunc_s(ctx, a, shifts.pop())
+    if ctx.table.has("trunc_segments_s"):
+        return _call(ctx, "trunc_segments_s", a, tuple((int(c), int(m)) for c, m in segments))
+    parts, start = [], 0
+    for count, m in segments:
+        parts.append(trunc_s(ctx, a[start : start + count], int(m)))
+        start += count
+    return np.concatenate(parts)
 
 
 def mul_trunc_ss(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:

@@ -161,3 +161,22 @@ def test_trunc_is_unbiased(n: int) -> None:
     err = y.astype(np.int64) - x / 2.0**18
     assert abs(err.mean()) < 0.01
     assert err.min() > -1.0 and err.max() < 1.0
+
+
+@pytest.mark.parametrize("field", [Field.FM64, Field.FM128])
+def test_segments_truncate_each_part_by_its_own_shift_in_one_round(field: Field) -> None:
+    rng = np.random.default_rng(70)
+    k = field.bits
+    x = with_edges(rng, field, 300, bits=k - 2)
+    segments = ((100, 7), (150, DEFAULT_FXP_BITS[field]), (x.size - 250, 30))
+
+    def fn(ctx, x):  # type: ignore[no-untyped-def]
+        return (api.trunc_segments_s(ctx, x, segments),)
+
+    (got,), stats = run_protocol("semi2k", 2, field, fn, Arith(x), out=("arith",))
+    start = 0
+    for count, m in segments:
+        part = slice(start, start + count)
+        assert set(_floor_err(got[part], x[part], m)) <= {0, 1}, m
+        start += count
+    assert max(s.rounds for s in stats) == 1

@@ -17,6 +17,7 @@ import numpy as np
 from veil.config import ProtocolKind
 from veil.dtypes import DType
 from veil.hal import ring as hr
+from veil.hal import ring_bits as hb
 from veil.hal.fxp import constant, decode_public, to_fxp
 from veil.hal.layout import concat_flat, split_flat
 from veil.hal.value import Value
@@ -163,6 +164,25 @@ def trunc_batch(ctx: ProtocolContext, values: Sequence[Value], shift: int) -> li
     ]
 
 
+def trunc_mixed(ctx: ProtocolContext, pairs: Sequence[tuple[Value, int]]) -> list[Value]:
+    """Each value shifted right by its own number of bits, rounded as `trunc_batch` does: one
+    truncation round for all secrets where the protocol truncates mixed shifts at once."""
+    shifts = {sh for _, sh in pairs}
+    if len(shifts) == 1:
+        return trunc_batch(ctx, [v for v, _ in pairs], shifts.pop())
+    if 0 in shifts:  # nothing to do for those; the rest in one call
+        rest = iter(trunc_mixed(ctx, [(v, sh) for v, sh in pairs if sh]))
+        return [v if sh == 0 else next(rest) for v, sh in pairs]
+    if ctx.config.protocol is ProtocolKind.REF2K:
+        pairs = [(hr._add(ctx, v, pub_int(ctx, 1 << (sh - 1), ()), dtype=v.dtype, fxp_bits=v.fxp_bits), sh) for v, sh in pairs]
+    vals = [hr.to_secret(ctx, v) for v, _ in pairs]
+    flat = hr._trunc_segments(ctx, concat_flat(vals), tuple((v.size, sh) for v, (_, sh) in zip(vals, pairs)))
+    return [
+        hr.make(o, o.payload, dtype=v.dtype, fxp_bits=max(0, v.fxp_bits - sh))
+        for o, v, (_, sh) in zip(split_flat(flat, vals), vals, pairs)
+    ]
+
+
 def _dt(a: Value, b: Value) -> DType:
     return FXP if FXP in (a.dtype, b.dtype) else INT
 
@@ -181,7 +201,7 @@ def msb_rows(ctx: ProtocolContext, x: Value, signs: Sequence[int], offsets: Sequ
         dtype=INT,
         fxp_bits=0,
     )
-    return hr._msb(ctx, arg)
+    return hb._msb(ctx, arg)
 
 
 def row(v: Value, i: int, dtype: DType | None = None) -> Value:

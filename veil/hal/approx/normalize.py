@@ -7,8 +7,9 @@ function of the bucket with public values -- the normalising factor 2^-e, the ex
 output scales like 2^(-e/2) -- is a *local* combination of the bits with public weights.
 
 Two stages (default) cut the number of tests: a coarse thermometer every 8 bits (one product to
-bring |x| into [1, 256)), then a fine one on that. Cost on 2PC semi2k FM64 (|x| < 2^30):
-13 sign tests (5 coarse, 8 fine; signed inputs: 19), 2 products and 2 truncations, 10 rounds.
+bring |x| into [1, 256), left untruncated where the protocol truncates mixed shifts in one round),
+then a fine one on that. Cost on 2PC semi2k FM64 (|x| < 2^30): 13 sign tests (5 coarse, 8
+fine; signed inputs: 19), 2 products and 1 truncation, 9 rounds (10 elsewhere).
 One stage (ApproxConfig.normalize_stages = 1): 48 tests (97 signed), 1 product, 1 truncation,
 5 rounds. Requested scales S = sign(x)^s * 2^(alpha e) are products of a coarse
 and a fine factor, computed in the same round as y.
@@ -35,6 +36,7 @@ from veil.hal.approx._kit import (
     mul_batch,
     round_scaled,
     trunc_batch,
+    trunc_mixed,
 )
 from veil.hal.value import Value
 from veil.mpc.context import ProtocolContext
@@ -123,15 +125,21 @@ def normalize(
     g1 = [1 << (s1 + b1 - a * s) for a in range(n_coarse + 1)]
     check_budget(ctx, max(hmax + 1 - n_coarse * s, s) + s1 + b1, "normalize stage 1")
     z1 = hr._mul(ctx, as_int(x), coarse.comb(g1, [-g for g in g1]), dtype=FXP, fxp_bits=s1 + b1)
-    z1 = trunc_batch(ctx, [z1], s1)[0]  # |x_enc| / 2^(a s) in [1, 2^s), b1 fraction bits
-    # z1 is within 1 LSB of [1, 2^s) for x != 0 (truncation errs either way): zero test [z1 >= 1/2]
-    fine = _Thermo(ctx, z1, [1 << (b1 - 1)] + [1 << (j + b1) for j in range(1, s)], False)
     s2 = max(0, b1 + s - y_bits)
+    # Untruncated, z1 = |x_enc| 2^(s1 + b1 - a s) is exact: in [2^(s1+b1), 2^(s1+b1+s)) for x != 0.
+    # The fine tests read it as it is and y's product takes the s1 extra bits in its own
+    # truncation, in the same round as the scales' (one round fewer), when the ring has room.
+    exact = hr.has_trunc_segments(ctx) and s1 + b1 + s + (s2 + y_bits - b1) <= ctx.k - 3
+    lift = s1 if exact else 0
+    if not exact:  # |x_enc| / 2^(a s) in [1, 2^s) within 1 LSB, b1 fraction bits
+        z1 = trunc_batch(ctx, [z1], s1)[0]
+    fine = _Thermo(ctx, z1, [1 << (lift + b1 - 1)] + [1 << (lift + j + b1) for j in range(1, s)], False)
     g2 = [0] + [1 << (s2 + y_bits - b1 - j - 1) for j in range(s)]
     pairs = [(z1, fine.comb(g2))]
     for sc in scales:
         pairs.append(_scale_pair(ctx, sc, coarse, fine, n_coarse, s2))
-    outs = trunc_batch(ctx, mul_batch(ctx, pairs), s2)
+    prods = mul_batch(ctx, pairs)
+    outs = trunc_mixed(ctx, [(prods[0], s2 + lift)] + [(p, s2) for p in prods[1:]])
     y0 = fine.comb([round(y_at_zero * 2.0**y_bits)] + [0] * s)
     y = hr._add(ctx, outs[0], y0, dtype=FXP, fxp_bits=y_bits)
     count1 = coarse.comb(list(range(n_coarse + 1)))

@@ -69,6 +69,8 @@ def register(table: KernelTable, world: int, trunc: TruncMode = TruncMode.PROBAB
         ("rshift_b", S.rshift_b, costs.LOCAL),
         ("rand_bits_s", boolean.rand_bits_s, costs.RAND_BITS),
     ]
+    if world == 2 and trunc_fn is truncation.trunc_2pc:  # mixed shifts in one round
+        entries.append(("trunc_segments_s", truncation.trunc_2pc_segments, costs.TRUNC_2PC))
     if world == 2:  # local exponentiation of shares needs exactly two of them
         entries.append(("exp_prime_s", exp_prime.exp_prime_s, exp_prime.COST))
     for name, fn, cost in entries:

@@ -98,11 +98,8 @@ def _wmul_add(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
         return np.add(np.multiply(a, b, dtype=a.dtype), c, dtype=a.dtype)
 
 
-def trunc_2pc(ctx: ProtocolContext, x: np.ndarray, m: int) -> np.ndarray:
-    m = _check(ctx, m, "trunc_s")
-    shape, k = x.shape, ctx.k
-    xp = _shift_in(ctx, x.reshape(-1))
-    width = product_width(m)
+def _wrap_bit(ctx: ProtocolContext, xp: np.ndarray, width: int) -> np.ndarray:
+    """Ring shares of the wrap bit w = a OR b of x' = x0 + x1 (one round, width/8 bytes each)."""
     dt = D.uint_dtype(width)
     u, v, z = ctx.dealer.get(D.TRUNC2, width, xp.size)
     mine_bit = _to_width(ring.msb(xp), dt)  # a at P0, b at P1
@@ -111,9 +108,33 @@ def trunc_2pc(ctx: ProtocolContext, x: np.ndarray, m: int) -> np.ndarray:
     ctx.link.send(peer, TAG_TRUNC2, masked)
     theirs = ctx.link.recv(peer, TAG_TRUNC2)
     ab = _wmul_add(mine_bit, theirs, z) if lead(ctx) else _wmul_add(theirs, v, z)
-    w = _wsub(mine_bit, ab)  # [w] = [a + b - ab]
-    y = ring.sub(ring.rshift_logical(xp, m), ring.lshift(_lift(w, ctx.field), k - m))
-    return _shift_out(ctx, y, m).reshape(shape)
+    return _lift(_wsub(mine_bit, ab), ctx.field)  # [w] = [a + b - ab]
+
+
+def trunc_2pc(ctx: ProtocolContext, x: np.ndarray, m: int) -> np.ndarray:
+    m = _check(ctx, m, "trunc_s")
+    return trunc_2pc_segments(ctx, x.reshape(-1), ((x.size, m),)).reshape(x.shape)
+
+
+def trunc_2pc_segments(
+    ctx: ProtocolContext, x: np.ndarray, segments: tuple[tuple[int, int], ...]
+) -> np.ndarray:
+    """Flat x cut into consecutive segments ((count, m), ...), each shifted by its own m: the
+    wrap bits of all of them in ONE round (the shift only enters the local part)."""
+    ms = [_check(ctx, m, "trunc_segments_s") for _, m in segments]
+    counts = [int(c) for c, _ in segments]
+    if sum(counts) != x.size or min(counts, default=0) < 0:
+        raise ValueError(f"semi2k.trunc_segments_s: segments {segments} do not cover {x.size} elements")
+    k = ctx.k
+    xp = _shift_in(ctx, x.reshape(-1))
+    w = _wrap_bit(ctx, xp, product_width(max(ms, default=1)))
+    parts, start = [], 0
+    for count, m in zip(counts, ms):
+        sl = slice(start, start + count)
+        y = ring.sub(ring.rshift_logical(xp[sl], m), ring.lshift(w[sl], k - m))
+        parts.append(_shift_out(ctx, y, m))
+        start += count
+    return np.concatenate(parts) if parts else xp
 
 
 def trunc_escudero(ctx: ProtocolContext, x: np.ndarray, m: int) -> np.ndarray:
