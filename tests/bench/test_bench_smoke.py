@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from veil.bench import main
 from veil.bench import ops_table as T
@@ -71,3 +72,14 @@ def test_range_score_and_ratio() -> None:
         10,
     )
     assert rows[0]["ratio_party0_bytes_per"] == 0.5 and rows[0]["ratio_rounds"] == 0.5
+
+
+def test_exp_memory_points_stop_at_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sizes whose fitted peak would pass the budget are skipped (no 100 GB attempt at n = 1e7)."""
+    from veil.bench import exp_bench
+
+    monkeypatch.setattr(exp_bench, "_jit", lambda method: None)
+    monkeypatch.setattr(exp_bench, "_peak_memory", lambda f, args: 1000 + 100 * args[0].size)
+    sizes, mems = exp_bench.memory_points("taylor", [10_000, 100, 1_000, 100_000], budget=5_000_000)
+    assert sizes == [100, 1_000, 10_000]  # 100,000 elements would need ~1e7 bytes
+    assert mems == [11_000, 101_000, 1_001_000]

@@ -168,3 +168,18 @@ def test_setup_errors() -> None:
         return True
 
     assert run_parties(2, self_peer, timeout=20) == [True, True]
+
+
+@pytest.mark.parametrize("start", [0, 5, 16, 33])
+def test_skip_is_a_lazy_draw(start: int) -> None:
+    """skip(n) moves the stream as drawing n bytes would; its slice regenerates any sub-range."""
+    whole = AesCtrStream(KEY).bytes(start + 5000 + 40)
+    s = AesCtrStream(KEY)
+    s.bytes(start)
+    sl = s.skip(5000)
+    assert s.position == start + 5000
+    assert s.bytes(40) == whole[start + 5000 :]  # the stream continues after the skipped range
+    for off, n in [(0, 5000), (1, 17), (4095, 905), (4999, 1), (123, 0)]:
+        assert sl.read(off, n).tobytes() == whole[start + off : start + off + n]
+    with pytest.raises(ValueError):
+        sl.read(4990, 11)

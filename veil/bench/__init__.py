@@ -44,6 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-exp", action="store_true", help="skip the six-dimension exp benchmark")
     p.add_argument("--exp-methods", default=",".join(T.EXP_METHODS))
     p.add_argument("--exp-sizes", default="1000,10000", help="n for the exp time/memory models")
+    p.add_argument(
+        "--exp-mem-sizes",
+        default="",
+        help="n for the exp memory model only (default: --exp-sizes; sizes past a 16 GiB fitted peak are skipped)",
+    )
     p.add_argument("--levels", default="100gbit_0ms,1gbit_1ms,100mbit_10ms,10mbit_100ms")
     p.add_argument("--out-dir", default=str(DEFAULT_OUT))
     return p
@@ -141,7 +146,9 @@ def _veil_side(
     if not a.no_exp:
         print(f"veil: exp benchmark (SEMI2K FM128), network levels {levels} via the link shaper")
         methods = [m for m in a.exp_methods.split(",") if m]
-        exp_rows = exp_bench.run(methods, _ints(a.exp_sizes), levels, a.repeat)
+        exp_rows = exp_bench.run(
+            methods, _ints(a.exp_sizes), levels, a.repeat, mem_sizes=_ints(a.exp_mem_sizes) or None
+        )
         _append(raw, exp_rows)
     return veil_rows, exp_rows
 
@@ -238,4 +245,11 @@ def _argv_echo(a: Any) -> list[str]:
         out.append(f"--sizes {a.sizes}")
     if a.with_spu:
         out.append("--with-spu")
+    for flag, value in (("--protocols", a.protocols), ("--fields", a.fields), ("--repeat", a.repeat)):
+        out.append(f"{flag} {value}")
+    if getattr(a, "exp_mem_sizes", ""):
+        out.append(f"--exp-mem-sizes {a.exp_mem_sizes}")
+    for flag, value in (("--veil-jsonl", a.veil_jsonl), ("--spu-jsonl", a.spu_jsonl)):
+        if value:
+            out.append(f"{flag} {value}")
     return out

@@ -19,6 +19,7 @@ from veil.bench.veil_ops import _peak_memory, fit_line, runtime_config
 from veil.link.shaper import PRESETS, Shaper
 
 CONFIG = "semi2k_fm128"
+MEM_BUDGET = 16 << 30  # skip a memory point whose fitted peak would exceed this (24 GiB machine)
 
 
 def _jit(method: str, shaper: Shaper | None = None) -> Any:
@@ -47,16 +48,34 @@ def _network_times(method: str, sizes: list[int], levels: list[str], repeat: int
     return out
 
 
-def method_row(method: str, sizes: list[int], levels: list[str], repeat: int) -> dict[str, Any]:
-    """All six dimensions of one exp method under veil."""
+def memory_points(method: str, sizes: list[int], budget: int = MEM_BUDGET) -> tuple[list[int], list[int]]:
+    """tracemalloc peaks of one call at each size (ascending); a size whose peak, extrapolated
+    from the sizes measured before it, would exceed `budget` is skipped with the larger ones."""
+    f = _jit(method)
+    done: list[int] = []
+    mems: list[int] = []
+    for n in sorted(sizes):
+        if len(done) >= 2:
+            a, b = fit_line(done, mems)
+            if a * n + b > budget:
+                break
+        mems.append(_peak_memory(f, (T.spread(-5.0, 5.0, n),)))
+        done.append(n)
+    return done, mems
+
+
+def method_row(
+    method: str, sizes: list[int], levels: list[str], repeat: int, mem_sizes: list[int] | None = None
+) -> dict[str, Any]:
+    """All six dimensions of one exp method under veil (memory over `mem_sizes`, default `sizes`)."""
     wide = np.linspace(-40.0, 40.0, T.RANGE_POINTS)
     narrow = np.linspace(-20.0, 20.0, T.RANGE_POINTS)
     f = _jit(method)
     got_wide = np.asarray(f(wide), dtype=np.float64)
     stats = f.stats
     got_narrow = np.asarray(f(narrow), dtype=np.float64)
-    mems = [_peak_memory(f, (T.spread(-5.0, 5.0, n),)) for n in sizes]
-    ma, mb = fit_line(sizes, mems)
+    mem_n, mems = memory_points(method, mem_sizes or sizes)
+    ma, mb = fit_line(mem_n, mems)
     row: dict[str, Any] = {
         "side": "veil",
         "kind": "exp_bench",
@@ -68,6 +87,8 @@ def method_row(method: str, sizes: list[int], levels: list[str], repeat: int) ->
         "rounds": stats.rounds,
         "mem_a": ma,
         "mem_b": mb,
+        "mem_sizes": mem_n,
+        "mem_peaks": mems,
     }
     row.update(T.range_score(got_wide, np.exp(wide)))
     row.update(T.error_stats(got_narrow, np.exp(narrow)))
@@ -90,13 +111,18 @@ def spu_network_model(spu_row: dict[str, Any], levels: list[str]) -> dict[str, A
 
 
 def run(
-    methods: list[str], sizes: list[int], levels: list[str], repeat: int, log: Any = print
+    methods: list[str],
+    sizes: list[int],
+    levels: list[str],
+    repeat: int,
+    log: Any = print,
+    mem_sizes: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """The exp benchmark rows for veil (one per method); a failing method yields an error row."""
     rows = []
     for method in methods:
         try:
-            row = method_row(method, sizes, levels, repeat)
+            row = method_row(method, sizes, levels, repeat, mem_sizes)
         except Exception as e:  # noqa: BLE001 - reported in the output table
             log(f"  veil exp {method}: FAILED {type(e).__name__}: {str(e)[:200]}")
             rows.append({"side": "veil", "kind": "exp_bench", "method": method, "error": str(e)[:300]})

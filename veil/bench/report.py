@@ -137,6 +137,8 @@ def exp_markdown(rows: list[dict[str, Any]], levels: list[str]) -> list[str]:
         rel = " / ".join(f"{r[k]:.3f}" for k in ("rel_5pct", "rel_1pct", "rel_0.05pct"))
         ab = " / ".join(f"{r[k]:.3f}" for k in ("abs_5", "abs_1", "abs_0.05"))
         mem = f"{r['mem_a']:.3g}, {r['mem_b']:.3g}" if "mem_a" in r else "–"
+        if r.get("mem_sizes"):
+            mem += f" (n ≤ {max(r['mem_sizes']):.0e})"
         cells = [
             r["side"],
             r["method"],

@@ -10,6 +10,11 @@ every party's stream in lockstep, so offline traffic is about one element per de
 Each correlation is written once, as a `Recipe` over a `Corr`; the same code runs on a client
 (own shares only) and on the dealer (all shares and the plain values). The dealer is generic: a
 protocol passes its recipe book (semi2k: `veil.mpc.semi2k.correlations.RECIPES`).
+
+Large correlations can be *row-chunked* (`Corr.given_rows`): a client's share is a `Lazy` array
+whose rows are expanded from the stream (or sliced from the adjust) only when read, and the
+dealer computes the adjust chunk by chunk straight into the outgoing buffer, so neither side
+ever holds a second full-size copy.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from veil.config import Field
 from veil.errors import LinkError, LinkTimeoutError, VeilError
 from veil.link.base import Link, PeerClosedError
 from veil.mpc import ring
+from veil.mpc.lazy import Lazy, chunk_rows
 from veil.mpc.prg import AesCtrStream
 
 TAG_REQ = "dealer.req"
@@ -68,6 +74,14 @@ def uint_dtype(bits: int) -> np.dtype:
 
 
 @dataclass
+class _Deferred:
+    """An adjust part written straight into the outgoing buffer (chunked `given_rows`)."""
+
+    size: int
+    write: Callable[[np.ndarray], None]
+
+
+@dataclass
 class Shared:
     """One correlated value: `mine` is this client's share; `value` the plain value (dealer only)."""
 
@@ -96,7 +110,7 @@ class Corr:
         self.is_dealer = rank == world
         self._adj_in = adjust
         self._adj_pos = 0
-        self._adj_out: list[np.ndarray] = []
+        self._adj_out: list[np.ndarray | _Deferred] = []
         self._private = private
         # per-run state of stateful recipes (the dealer's Beaver cache); None on clients
         self.store = store
@@ -158,19 +172,65 @@ class Corr:
         self._adj_out.append(words.reshape(-1).view(U8))
         return Shared()
 
-    def _take(self, dt: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    def given_rows(
+        self,
+        dt: np.dtype,
+        shape: tuple[int, int],
+        fn: Callable[[int, int], np.ndarray],
+        xor: bool = False,
+        align: int = 8,
+    ) -> Shared:
+        """Like `given` for a (rows, cols) value whose rows [lo, hi) the dealer computes as
+        fn(lo, hi) (lo a multiple of `align`). Clients get a `Lazy` share; the dealer writes the
+        last party's words chunk by chunk into the adjust buffer (see `adjust_bytes`)."""
+        dt, shp = np.dtype(dt), (int(shape[0]), int(shape[1]))
+        size = shp[0] * shp[1] * dt.itemsize
+        last = self.n - 1
+        if not self.is_dealer:
+            if self.rank != last:
+                return Shared(mine=Lazy.from_stream(self.streams[self.rank].skip(size), dt, shp))
+            return Shared(mine=Lazy.from_bytes(self._take_bytes(size), dt, shp))
+        others = [Lazy.from_stream(self.streams[p].skip(size), dt, shp) for p in range(last)]
+        step = chunk_rows(shp[1] * dt.itemsize, align)
+        rb = shp[1] * dt.itemsize
+
+        def write(buf: np.ndarray) -> None:
+            for lo in range(0, shp[0], step):
+                hi = min(shp[0], lo + step)
+                rest = np.ascontiguousarray(fn(lo, hi)).astype(dt, copy=False).reshape(hi - lo, shp[1])
+                for other in others:
+                    rest = sub_shares(rest, other.rows(lo, hi), xor)
+                buf[lo * rb : hi * rb] = np.ascontiguousarray(rest).reshape(-1).view(U8)
+
+        self._adj_out.append(_Deferred(size, write))
+        return Shared()
+
+    def _take_bytes(self, size: int) -> np.ndarray:
         if self._adj_in is None:
             raise LinkError(f"party {self.rank}: dealer correlation needs an adjust but none was received")
-        size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
         chunk = self._adj_in[self._adj_pos : self._adj_pos + size]
         if chunk.size != size:
             raise LinkError(f"party {self.rank}: dealer adjust too short (out of sync with the dealer)")
         self._adj_pos += size
-        return np.array(chunk).view(dt).reshape(shape)  # one aligned copy
+        return chunk
+
+    def _take(self, dt: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+        size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        return np.array(self._take_bytes(size)).view(dt).reshape(shape)  # one aligned copy
 
     def adjust_bytes(self) -> np.ndarray:
-        """Dealer: the concatenated adjust for the last party."""
-        return np.concatenate(self._adj_out) if self._adj_out else np.zeros(0, U8)
+        """Dealer: the adjust for the last party, every part written once into one buffer."""
+        sizes = [p.size if isinstance(p, _Deferred) else p.nbytes for p in self._adj_out]
+        out = np.empty(sum(sizes), U8)
+        pos = 0
+        for part, size in zip(self._adj_out, sizes):
+            if isinstance(part, _Deferred):
+                part.write(out[pos : pos + size])
+            else:
+                out[pos : pos + size] = part
+            pos += size
+        self._adj_out.clear()
+        return out
 
     def check_consumed(self) -> None:
         if self._adj_in is not None and self._adj_pos != self._adj_in.size:
@@ -279,7 +339,10 @@ def serve(
             return served
         corr = Corr(world, streams, world, private=private, store=store)
         recipes[kind].fn(corr, *params)
-        link.send(world - 1, TAG_ADJ, corr.adjust_bytes())
+        adjust = corr.adjust_bytes()
+        del corr  # the recipe's dealer-side values are no longer needed once the adjust is built
+        link.send(world - 1, TAG_ADJ, adjust)
+        del adjust
         served += 1
 
 

@@ -4,6 +4,10 @@ Every random value veil draws comes from an `AesCtrStream`: AES-256 in counter m
 nonce, the keystream consumed in order, so two parties holding the same key draw the same
 values without talking. `setup_prgs` agrees the keys in one round: a pairwise key per peer by
 X25519, and one public key that every party shares (hash of everyone's contribution).
+
+A stream can also hand out a *lazy* range (`AesCtrStream.skip`): the position moves on as if
+the bytes were drawn, and the `StreamSlice` regenerates any part of them later by seeking the
+counter. Large correlations use it to expand their shares chunk by chunk instead of all at once.
 """
 
 from __future__ import annotations
@@ -41,17 +45,30 @@ class AesCtrStream:
         if len(key) != KEY_BYTES:
             raise ValueError(f"AesCtrStream: key must be {KEY_BYTES} bytes, got {len(key)}")
         self._key = bytes(key)
-        cipher = Cipher(algorithms.AES(self._key), modes.CTR(b"\0" * _BLOCK))
-        self._enc = cipher.encryptor()
+        self._pos = 0  # bytes consumed so far
+        self._enc = _encryptor_at(self._key, 0)
 
     def _draw(self, n: int) -> np.ndarray:
         """The next n keystream bytes as a fresh writable uint8 array."""
         if n < 0:
             raise ValueError(f"AesCtrStream: cannot draw {n} bytes")
-        buf = np.empty(n + _BLOCK - 1, np.uint8)  # update_into wants block_size - 1 spare bytes
-        if n:
-            self._enc.update_into(bytes(n), buf)
-        return buf[:n]
+        buf = _keystream(self._enc, n)
+        self._pos += n
+        return buf
+
+    @property
+    def position(self) -> int:
+        """Bytes of keystream consumed so far."""
+        return self._pos
+
+    def skip(self, n: int) -> StreamSlice:
+        """The next n bytes as a lazy `StreamSlice`; the stream moves past them without computing them."""
+        if n < 0:
+            raise ValueError(f"AesCtrStream: cannot skip {n} bytes")
+        out = StreamSlice(self._key, self._pos, n)
+        self._pos += n
+        self._enc = _encryptor_at(self._key, self._pos)
+        return out
 
     def bytes(self, n: int) -> bytes:
         """The next n bytes of the stream."""
@@ -85,6 +102,42 @@ class AesCtrStream:
     def fork(self, label: str) -> AesCtrStream:
         """A new stream keyed by HKDF(key, label): independent of this one and of how much it drew."""
         return AesCtrStream(hkdf(self._key, b"veil-fork:" + label.encode()))
+
+
+def _encryptor_at(key: bytes, pos: int) -> object:
+    """An AES-CTR encryptor positioned at keystream byte `pos` (zero nonce: block i has counter i)."""
+    enc = Cipher(algorithms.AES(key), modes.CTR((pos // _BLOCK).to_bytes(_BLOCK, "big"))).encryptor()
+    if pos % _BLOCK:
+        enc.update(bytes(pos % _BLOCK))
+    return enc
+
+
+def _keystream(enc: object, n: int) -> np.ndarray:
+    """The next n keystream bytes of `enc` as a fresh writable uint8 array."""
+    buf = np.empty(n + _BLOCK - 1, np.uint8)  # update_into wants block_size - 1 spare bytes
+    for lo in range(0, n, _ZEROS_LEN):  # encrypt zeros block-wise: no n-byte plaintext buffer
+        m = min(_ZEROS_LEN, n - lo)
+        enc.update_into(_ZEROS[:m], buf[lo : lo + m + _BLOCK - 1])  # type: ignore[attr-defined]
+    return buf[:n]
+
+
+_ZEROS_LEN = 1 << 20
+_ZEROS = memoryview(bytes(_ZEROS_LEN))
+
+
+@dataclass(frozen=True)
+class StreamSlice:
+    """Bytes [start, start + size) of one AES-CTR keystream, computed on demand (see `skip`)."""
+
+    key: bytes
+    start: int
+    size: int
+
+    def read(self, offset: int, n: int) -> np.ndarray:
+        """Bytes [offset, offset + n) of the slice as a fresh uint8 array."""
+        if offset < 0 or n < 0 or offset + n > self.size:
+            raise ValueError(f"StreamSlice: range [{offset}, {offset + n}) outside [0, {self.size})")
+        return _keystream(_encryptor_at(self.key, self.start + offset), n)
 
 
 @dataclass

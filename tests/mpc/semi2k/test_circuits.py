@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 from tests.mpc.semi2k.common import assert_ring_equal, bits01, uniform, with_edges
 from veil.config import Field
 from veil.mpc import circuits as C
-from veil.mpc import dealer, ring
+from veil.mpc import dealer, lazy, ring
+from veil.mpc.circuits import programs
+from veil.mpc.circuits import run as run_mod
 from veil.mpc.prg import AesCtrStream
 from veil.mpc.semi2k import correlations as D
 from veil.mpc.semi2k import plans as P
@@ -69,6 +71,13 @@ def test_packing_roundtrip() -> None:
         planes = C.planes_from_ring(x)
         assert planes.shape == (field.bits, 5)
         assert_ring_equal(C.ring_from_planes(planes, 37, field), x)
+    for n in (0, 1, 8, 9, 455):  # the 8x8 bit-matrix transposes against bit_decompose; no input mutated
+        x = uniform(rng, Field.FM64, (n,))
+        keep = x.copy()
+        planes = C.planes_from_ring(x)
+        assert (planes == C.pack(np.ascontiguousarray(ring.bit_decompose(x).T))).all()
+        back = C.ring_from_planes(planes, n, Field.FM64)
+        assert (x == keep).all() and (back == x).all()
     bits = rng.integers(0, 2, (3, 19), dtype=np.uint8)
     assert (C.unpack(C.pack(bits), 19) == bits).all()
 
@@ -95,11 +104,50 @@ def test_xor_expansion_exhaustive() -> None:
     b = np.full_like(a, C.ONES)
     secrets = np.concatenate([C.pack(s), np.zeros((65, a.shape[2]), np.uint8)])
     level = C.Level(f, np.arange(8)[None, :], 8, 0, ())
-    prods = C.expand_products(level, C.dealer_products(level, secrets, v.shape[1]))
-    out = C.unpack(C.eval_xor(f, a, b, secrets[level.slot_index(64)], prods, True)[0], v.shape[1])
-    g, p = v[0::2], v[1::2]
-    want_g = g[3] | (p[3] & g[2]) | (p[3] & p[2] & g[1]) | (p[3] & p[2] & p[1] & g[0])
-    assert (out[0] == want_g).all() and (out[1] == (p[0] & p[1] & p[2] & p[3])).all()
+    prods = C.dealer_products(level, secrets, v.shape[1])[level.live_pos]  # one group, all live
+    col = {sub: i for i, sub in enumerate(f.subsets)}
+    for prog, bb in ((programs.xor_program(f, True), None), (programs.xor_program(f, False), b)):
+        got = programs.run_xor(prog, a, bb, secrets[level.slot_index(64)], prods, col, True)[0]
+        out = C.unpack(got, v.shape[1])
+        g, p = v[0::2], v[1::2]
+        want_g = g[3] | (p[3] & g[2]) | (p[3] & p[2] & g[1]) | (p[3] & p[2] & p[1] & g[0])
+        assert (out[0] == want_g).all() and (out[1] == (p[0] & p[1] & p[2] & p[3])).all()
+
+
+def test_arith_table_exhaustive() -> None:
+    """The msb formula's coefficient table, applied to plain products of masks, gives Q ^ carry."""
+    f = P.msb_final_formula(4)
+    table = programs.arith_table(f, True)
+    assign = ((np.arange(512)[:, None] >> np.arange(9)) & 1).astype(np.int64)  # (512, 9) var values
+    ok = ~((assign[:, 0:8:2] & assign[:, 1:8:2]).any(axis=1))
+    v = assign[ok]
+    rng = np.random.default_rng(5)
+    s = rng.integers(0, 2, v.shape)  # one mask per variable (each its own slot)
+    a = v ^ s
+    index = (a[:, list(f.used_vars)] << np.arange(len(f.used_vars))).sum(axis=1)
+    coef = table[index, 0]  # (N, 1 + nsub)
+    prods = np.stack([s[:, list(sub)].prod(axis=1) for sub in f.subsets], axis=1)
+    got = coef[:, 0] + (coef[:, 1:] * prods).sum(axis=1)
+    g, p, q = v[:, 0:8:2], v[:, 1:8:2], v[:, 8]
+    carry = (
+        g[:, 3]
+        | (p[:, 3] & g[:, 2])
+        | (p[:, 3] & p[:, 2] & g[:, 1])
+        | (p[:, 3] & p[:, 2] & p[:, 1] & g[:, 0])
+    )
+    assert (got == (q ^ carry)).all()
+
+
+@pytest.mark.parametrize("field", [Field.FM64, Field.FM128], ids=lambda f: f.name)
+def test_circuits_across_chunks(field: Field, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small chunk sizes (local work, dealer adjust, lazy reads) give the same results."""
+    monkeypatch.setattr(run_mod, "CHUNK", 64)
+    monkeypatch.setattr(run_mod, "ARITH_CHUNK", 40)  # 5 bytes of planes per chunk
+    monkeypatch.setattr(lazy, "CHUNK_BYTES", 999)
+    x = with_edges(np.random.default_rng(11), field, 300)
+    assert_ring_equal(simulate(D.MSB, x), ring.msb(x))
+    assert_ring_equal(simulate(D.EQZ, x), bits01(field, ring.equal(x, ring.zeros(field, x.shape))))
+    assert_ring_equal(simulate(D.A2B, x), x)
 
 
 @settings(max_examples=25, deadline=None)

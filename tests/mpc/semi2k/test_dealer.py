@@ -12,7 +12,7 @@ import pytest
 from tests.mpc.semi2k.common import assert_ring_equal
 from veil.config import Field
 from veil.errors import LinkError
-from veil.mpc import circuits, dealer, ring
+from veil.mpc import circuits, dealer, lazy, ring
 from veil.mpc.matmul import matmul
 from veil.mpc.prg import AesCtrStream
 from veil.mpc.semi2k import correlations as D
@@ -130,3 +130,34 @@ def test_malformed_requests_rejected() -> None:
     req[0] = 99
     with pytest.raises(LinkError, match="unknown correlation"):
         dealer.parse_request(req, D.RECIPES)
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+@pytest.mark.parametrize("xor", [False, True])
+def test_given_rows_chunked(world: int, xor: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row-chunked correlations: lazy client shares recombine to fn's rows, around eager parts."""
+    monkeypatch.setattr(lazy, "CHUNK_BYTES", 100)  # many chunks of 8 rows
+    numel, cols, dt = 77, 3, np.dtype(np.uint64)
+    plain = np.arange(numel * cols, dtype=np.uint64).reshape(numel, cols) * np.uint64(0x9E3779B97F4A7C15)
+
+    def recipe(c: dealer.Corr) -> tuple[dealer.Shared, ...]:
+        head = c.given(dt, 5, lambda: np.arange(5, dtype=np.uint64))
+        rows = c.given_rows(dt, (numel, cols), lambda lo, hi: plain[lo:hi], xor=xor)
+        tail = c.given(np.uint8, 3, lambda: np.arange(3, dtype=np.uint8))
+        return head, rows, tail
+
+    keys = [bytes([i + 1]) * 32 for i in range(world)]
+    server = dealer.Corr(world, {i: AesCtrStream(k) for i, k in enumerate(keys)}, world)
+    recipe(server)
+    adjust = server.adjust_bytes()
+    assert adjust.size == 5 * 8 + numel * cols * 8 + 3
+    shares = []
+    for rank in range(world):
+        c = dealer.Corr(world, {rank: AesCtrStream(keys[rank])}, rank, adjust if rank == world - 1 else None)
+        shares.append(dealer.mine(recipe(c)))
+        c.check_consumed()
+    assert (_sum([s[0] for s in shares]) == np.arange(5)).all()
+    assert (_sum([s[2] for s in shares]) == np.arange(3)).all()
+    for lo, hi in [(0, numel), (8, 16), (72, 77), (3, 3)]:
+        got = _sum([lazy.rows_of(s[1], lo, hi) for s in shares], xor=xor)
+        assert got.shape == (hi - lo, cols) and (got == plain[lo:hi]).all()

@@ -7,6 +7,7 @@ elements; circuits (msb, eqz, a2b) one ring element plus the live products of th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ def _trunc2(c: Corr, width: int, numel: int) -> tuple[Shared, ...]:
 
 def _truncn(c: Corr, k: int, numel: int, m: int) -> tuple[Shared, ...]:
     """r uniform, [r_{k-1}] and [ceil((r mod 2^(k-1)) / 2^m)] (Escudero et al. 2020, with a
-    ceiling so that the result errs downwards like the 2-party truncation)."""
+    ceiling so that both truncations share one error model: floor or one less before the final +1)."""
     dt = uint_dtype(k)
     r = c.rand(dt, numel)
     top = c.given(dt, numel, lambda: ring.msb(r.value))
@@ -132,7 +133,12 @@ def _b2a(c: Corr, k: int, numel: int) -> tuple[Shared, ...]:
 
 
 def _circuit(c: Corr, k: int, numel: int, which: int) -> tuple[Any, ...]:
-    """edaBits (packed bit planes of r, arithmetic r) plus masks and products for every level."""
+    """edaBits (packed bit planes of r, arithmetic r) plus masks and products for every level.
+
+    Products of XOR levels are packed (n_live, nbytes); those of the arithmetic (last) level are
+    ring words (numel, n_live), element-major and row-chunked (`Corr.given_rows`): the clients
+    expand them lazily and the dealer writes them chunk by chunk into the adjust.
+    """
     field, dt, nb = Field(k), uint_dtype(k), circuits.nbytes_of(numel)
     plan = PLANS[which](k)
     r = c.rand(U8, (k, nb), xor=True)
@@ -140,32 +146,37 @@ def _circuit(c: Corr, k: int, numel: int, which: int) -> tuple[Any, ...]:
     levels = []
     for lv in plan.levels:
         masks = c.rand(U8, (len(lv.opened), nb), xor=True)
-        nsub = lv.n_live
+        secrets = _secrets(masks, r)
         if lv.formula.arith:
-            prods = c.given(
+            prods = c.given_rows(
                 dt,
-                (nsub, numel),
-                lambda lv=lv, masks=masks: circuits.ring_from_bits(
-                    circuits.dealer_products(lv, _secrets(masks.value, r.value), numel), field
+                (numel, lv.n_live),
+                lambda lo, hi, lv=lv, secrets=secrets: circuits.dealer_arith_rows(
+                    lv, secrets(), lo, hi, field
                 ),
             )
         else:
             prods = c.given(
                 U8,
-                (nsub, nb),
-                lambda lv=lv, masks=masks: circuits.dealer_products(
-                    lv, _secrets(masks.value, r.value), numel
-                ),
+                (lv.n_live, nb),
+                lambda lv=lv, secrets=secrets: circuits.dealer_products(lv, secrets(), numel),
                 xor=True,
             )
         levels.append((masks, prods))
     return r, r_arith, levels
 
 
-def _secrets(masks: np.ndarray, r_planes: np.ndarray) -> np.ndarray:
-    """A level's secret space: [masks | data bits u = ~r | zero]."""
-    zero = np.zeros((1, r_planes.shape[1]), U8)
-    return np.concatenate([masks, ~r_planes, zero])
+def _secrets(masks: Shared, r: Shared) -> Callable[[], np.ndarray]:
+    """Dealer: a level's secret space [masks | data bits u = ~r | zero], built once on first use."""
+    memo: list[np.ndarray] = []
+
+    def get() -> np.ndarray:
+        if not memo:
+            zero = np.zeros((1, r.value.shape[1]), U8)
+            memo.append(np.concatenate([masks.value, ~r.value, zero]))
+        return memo[0]
+
+    return get
 
 
 def mul_any(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -1,0 +1,61 @@
+"""Lazy share arrays: (rows, cols) shares produced chunk by chunk when read.
+
+The dealer's row-chunked correlations (`veil.mpc.dealer.Corr.given_rows`) hand clients a `Lazy`
+instead of a full array: rows come from a `StreamSlice` (uniform shares) or from a slice of the
+received adjust, so a consumer that walks the rows in chunks holds one chunk at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from veil.mpc.prg import StreamSlice
+
+CHUNK_BYTES = 1 << 20  # working-set target of chunked expansion (dealer adjust, lazy reads)
+
+
+class Lazy:
+    """A (rows, cols) share array whose rows are produced on demand by `read(lo, hi)`.
+
+    Reading rows [lo, hi) returns a fresh (hi - lo, cols) array; nothing is cached, so a
+    consumer that walks the rows in chunks holds one chunk at a time.
+    """
+
+    def __init__(self, dt: np.dtype, shape: tuple[int, int], read: Callable[[int, int], np.ndarray]) -> None:
+        self.dtype, self.shape, self._read = np.dtype(dt), shape, read
+
+    @property
+    def row_bytes(self) -> int:
+        return int(self.shape[1]) * self.dtype.itemsize
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        return self._read(lo, hi)
+
+    @staticmethod
+    def from_stream(sl: StreamSlice, dt: np.dtype, shape: tuple[int, int]) -> Lazy:
+        """Rows of a uniform array drawn (lazily) from a stream, in `_draw`'s byte layout."""
+        rb = int(shape[1]) * dt.itemsize
+        return Lazy(
+            dt, shape, lambda lo, hi: sl.read(lo * rb, (hi - lo) * rb).view(dt).reshape(hi - lo, shape[1])
+        )
+
+    @staticmethod
+    def from_bytes(buf: np.ndarray, dt: np.dtype, shape: tuple[int, int]) -> Lazy:
+        """Rows of an array stored as raw bytes (e.g. a slice of a received adjust): no copy
+        until read, then one aligned copy of the rows read."""
+        rb = int(shape[1]) * dt.itemsize
+        return Lazy(
+            dt, shape, lambda lo, hi: np.array(buf[lo * rb : hi * rb]).view(dt).reshape(hi - lo, shape[1])
+        )
+
+
+def rows_of(x: np.ndarray | Lazy, lo: int, hi: int) -> np.ndarray:
+    """Rows [lo, hi) of a plain or lazy share array."""
+    return x.rows(lo, hi) if isinstance(x, Lazy) else x[lo:hi]
+
+
+def chunk_rows(row_bytes: int, align: int = 8) -> int:
+    """Rows per chunk so that a chunk is about CHUNK_BYTES (a multiple of `align`, at least `align`)."""
+    return max(align, CHUNK_BYTES // max(1, row_bytes) // align * align)
