@@ -19,26 +19,30 @@ PADE_TOL = {"FM64": (1e-5, 8e-6), "FM128": (1e-6, 5e-8)}
 
 @pytest.mark.parametrize("proto,field", WIDE)
 def test_exp_taylor_is_the_closed_form(proto: str, field: str) -> None:
+    """(1 + x/N)^N: N = 2^8, or 3^4 4 = 324 where cubes are one opening and the ring is wide."""
     cfg = cfg_for(proto, field)
+    big_n = 324.0 if (proto, field) == ("semi2k", "FM128") else 256.0
     x = np.concatenate([X5, np.linspace(-60.0, 17.0, 200)])
-    got, want, _ = errors(cfg, exp_taylor, lambda v: (1.0 + v / 256.0) ** 256, x)
-    assert_close(got, want, atol=4 * 2.0**-cfg.f, rtol=2e-5, what="exp_taylor vs (1+x/256)^256")
+    got, want, _ = errors(cfg, exp_taylor, lambda v: (1.0 + v / big_n) ** big_n, x)
+    assert_close(got, want, atol=4 * 2.0**-cfg.f, rtol=2e-5, what=f"exp_taylor vs (1+x/{big_n:g})^{big_n:g}")
 
 
 @pytest.mark.parametrize("proto,field", WIDE)
 def test_exp_taylor_error_as_spu(proto: str, field: str) -> None:
-    """The method's own error near x = 5 is SPU's 7.1; small inputs are accurate."""
+    """The method's own error near x = 5 is at most SPU's 7.1 (5.6 with N = 324); small inputs
+    are accurate."""
     cfg = cfg_for(proto, field)
     got, want, _ = errors(cfg, lambda c, v: f_exp(c, v), np.exp, X5)
     err = np.abs(got - want)
-    assert 6.5 < err.max() < 7.1
+    assert 5.0 < err.max() < 7.1
     assert_close(got, want, atol=1e-5, rtol=1e-4, mask=np.abs(X5) <= 0.2, what="exp taylor, |x| <= 0.2")
 
 
 @pytest.mark.parametrize("proto,field", WIDE)
 def test_exp_taylor_iters_knob(proto: str, field: str) -> None:
     cfg = cfg_for(proto, field, exp_taylor_iters=4)
-    got, want, _ = errors(cfg, lambda c, v: f_exp(c, v), lambda v: (1.0 + v / 16.0) ** 16, X5)
+    big_n = 36.0 if (proto, field) == ("semi2k", "FM128") else 16.0  # 3^2 4 >= 2^4 with cubes
+    got, want, _ = errors(cfg, lambda c, v: f_exp(c, v), lambda v: (1.0 + v / big_n) ** big_n, X5)
     assert_close(got, want, atol=4 * 2.0**-cfg.f, rtol=2e-5, what="exp_taylor n=4")
 
 
