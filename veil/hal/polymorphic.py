@@ -51,15 +51,15 @@ def mul(ctx: ProtocolContext, x: Value, y: Value, trunc_bits: int | None = None)
     return hr._mul_trunc(ctx, x, y, int(trunc_bits), dtype=FXP)
 
 
-def div(ctx: ProtocolContext, x: Value, y: Value) -> Value:
-    """x / y by dtype and visibility (see module docstring)."""
+def div(ctx: ProtocolContext, x: Value, y: Value, nonneg: bool = False) -> Value:
+    """x / y by dtype and visibility (see module docstring); `nonneg`: y is known >= 0."""
     if not _any_fxp(x, y):
         return I.i_div(ctx, x, y)
     if y.is_public:
         return F.f_div_const(ctx, F.to_fxp(ctx, x), F.decode_public(y))
     from veil.hal.approx import f_div  # lazy: written in parallel, depends on this core
 
-    return f_div(ctx, F.to_fxp(ctx, x), F.to_fxp(ctx, y))
+    return f_div(ctx, F.to_fxp(ctx, x), F.to_fxp(ctx, y), nonneg)
 
 
 def convert(ctx: ProtocolContext, x: Value, dtype: DType) -> Value:

@@ -42,14 +42,17 @@ _SIGS: list[OpSig] = [
         OpSig(n, OpKind.UNARY, 1)
         for n in (
             "neg", "abs", "sign", "exp", "log", "log1p", "expm1", "tanh", "logistic", "sqrt",
-            "rsqrt", "reciprocal", "erf", "sin", "cos", "floor", "ceil", "round", "not",
+            "rsqrt", "erf", "sin", "cos", "floor", "ceil", "round", "not",
             "square", "is_finite", "copy",
         )
     ),
     OpSig("integer_pow", OpKind.UNARY, 1, ("y",)),
+    # `nonneg`: the divisor is provably >= 0 (see veil/ir/passes/signs.py)
+    OpSig("reciprocal", OpKind.UNARY, 1, ("nonneg",)),
     # elementwise binary; `mul`/`square`/`integer_pow`/`dot_general` get `trunc_bits` from the
     # fixed-point pass (0 = no truncation needed, e.g. int x fxp)
-    *(OpSig(n, OpKind.BINARY, 2) for n in ("add", "sub", "div", "max", "min", "pow", "and", "or", "xor", "rem")),
+    *(OpSig(n, OpKind.BINARY, 2) for n in ("add", "sub", "max", "min", "pow", "and", "or", "xor", "rem")),
+    OpSig("div", OpKind.BINARY, 2, ("nonneg",)),
     OpSig("mul", OpKind.BINARY, 2, ("trunc_bits",)),
     *(OpSig(n, OpKind.COMPARE, 2) for n in ("eq", "ne", "lt", "le", "gt", "ge")),
     OpSig("select_n", OpKind.OTHER, -1, doc="select_n(which, *cases): cases[which]"),
@@ -90,7 +93,7 @@ _SIGS: list[OpSig] = [
           doc="lax.sort: operands permuted together by operands[0]; one output per operand"),
     OpSig("top_k", OpKind.OTHER, 1, ("k", "axis"),
           doc="lax.top_k: outputs (the k largest along axis, descending; their int indices)"),
-    OpSig("div_bcast", OpKind.OTHER, 2, ("shape", "broadcast_dimensions"),
+    OpSig("div_bcast", OpKind.OTHER, 2, ("shape", "broadcast_dimensions", "nonneg"),
           doc="(x, d): x / broadcast_in_dim(d, shape, broadcast_dimensions), d the smaller operand"),
     # independent elementwise ops of one kind, run as one (see veil/ir/passes/batch.py)
     OpSig("batch", OpKind.OTHER, -1, ("op", "arity", "member_attrs"),
@@ -115,8 +118,9 @@ def signature(name: str) -> OpSig:
 
 
 # Attributes listed in a signature that an op may still lack: `trunc_bits` is set by the
-# fixed-point pass, `fill_value` only matters for gather's "fill" mode.
-OPTIONAL_ATTRS = frozenset({"trunc_bits", "fill_value"})
+# fixed-point pass, `fill_value` only matters for gather's "fill" mode, `nonneg` is set by the
+# sign pass where a divisor is provably >= 0.
+OPTIONAL_ATTRS = frozenset({"trunc_bits", "fill_value", "nonneg"})
 # Binary ops whose operands may be swapped (used by CSE to canonicalize).
 COMMUTATIVE = frozenset({"add", "mul", "max", "min", "and", "or", "xor", "eq", "ne"})
 # Minimum number of inputs of variadic ops.

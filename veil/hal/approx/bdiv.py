@@ -30,6 +30,7 @@ def div_bcast_goldschmidt(
     shape: Sequence[int],
     dims: Sequence[int],
     iters: int | None = None,
+    signed: bool = True,
 ) -> Value:
     """x / broadcast_in_dim(d, shape, dims) by Goldschmidt's iteration on the small d.
 
@@ -47,16 +48,19 @@ def div_bcast_goldschmidt(
     n = ctx.config.approx.reciprocal_iters if iters is None else iters
     by, bh, _ = _bits(ctx)
     shape, dims = tuple(int(s) for s in shape), tuple(int(a) for a in dims)
-    nz = normalize(ctx, d, y_bits=by, scales=[Scale(-1.0, bh, signed=True)], signed=True)
+    nz = normalize(ctx, d, y_bits=by, scales=[Scale(-1.0, bh, signed=signed)], signed=signed)
     return goldschmidt_quotient(
         ctx, x, nz.y, nz.scales[0], n, widen=lambda v: broadcast_in_dim(ctx, v, shape, dims)
     )
 
 
-def f_div_bcast(ctx: ProtocolContext, x: Value, d: Value, shape: Sequence[int], dims: Sequence[int]) -> Value:
-    """x / broadcast_in_dim(d, shape, dims) for a secret d, by the configured reciprocal method."""
+def f_div_bcast(
+    ctx: ProtocolContext, x: Value, d: Value, shape: Sequence[int], dims: Sequence[int], nonneg: bool = False
+) -> Value:
+    """x / broadcast_in_dim(d, shape, dims) for a secret d, by the configured reciprocal method
+    (`nonneg`: d is known to be >= 0, e.g. a sum of exps)."""
     x, d = as_fxp(ctx, hr.bcast(x, tuple(shape))), as_fxp(ctx, d)
     mode = ctx.config.approx.reciprocal
     if mode is ReciprocalMode.GOLDSCHMIDT:
-        return div_bcast_goldschmidt(ctx, x, d, shape, dims)
+        return div_bcast_goldschmidt(ctx, x, d, shape, dims, signed=not nonneg)
     raise ConfigError(f"f_div_bcast: unknown reciprocal mode {mode!r}; use 'goldschmidt'")

@@ -22,6 +22,7 @@ from veil.ir.passes import (
     fixed_point,
     fuse_trunc,
     secret_control,
+    signs,
     visibility,
 )
 from veil.ir.program import Program
@@ -38,6 +39,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("visibility", visibility.run),
     ("const_fold", const_fold.run),
     ("algebraic", algebraic.run),
+    ("signs", signs.run),
     ("fixed_point", fixed_point.run),
     ("cse", cse.run),
     ("fuse_trunc", fuse_trunc.run),

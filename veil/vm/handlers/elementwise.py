@@ -86,6 +86,8 @@ def _nonlinear(opcode: str) -> Handler:
         from veil.hal import approx  # lazy: written in parallel on top of the HAL core
 
         xs = [F.to_fxp(m.ctx, a) if a.dtype is not FXP else a for a in args]
+        if op.attrs.get("nonneg"):  # the sign pass proved the divisor >= 0
+            return [getattr(approx, name)(m.ctx, *xs, nonneg=True)]
         return [getattr(approx, name)(m.ctx, *xs)]
 
     return run
@@ -143,8 +145,8 @@ def _div_bcast(m: Any, op: Op, args: list[Value]) -> list[Value]:
     if d.is_secret and (x.dtype is FXP or d.dtype is FXP):
         from veil.hal.approx.bdiv import f_div_bcast
 
-        return [f_div_bcast(m.ctx, x, d, shape, dims)]
-    return [P.div(m.ctx, x, broadcast_in_dim(m.ctx, d, shape, dims))]
+        return [f_div_bcast(m.ctx, x, d, shape, dims, bool(op.attrs.get("nonneg")))]
+    return [P.div(m.ctx, x, broadcast_in_dim(m.ctx, d, shape, dims), bool(op.attrs.get("nonneg")))]
 
 
 def _rem(m: Any, op: Op, args: list[Value]) -> list[Value]:
@@ -216,7 +218,7 @@ HANDLERS: dict[str, Handler] = {
     "add": _one(P.add),
     "sub": _one(P.sub),
     "mul": _mul,
-    "div": _one(P.div),
+    "div": lambda m, op, args: [P.div(m.ctx, *args, bool(op.attrs.get("nonneg")))],
     "div_bcast": _div_bcast,
     "max": _one(C.maximum),
     "min": _one(C.minimum),
