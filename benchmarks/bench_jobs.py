@@ -24,9 +24,7 @@ import csv
 import json
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,7 +41,7 @@ import logit_regression as lr  # noqa: E402
 import mlp_breast_cancer as mlp  # noqa: E402
 
 import veil  # noqa: E402
-from veil.bench.spu_side import VENV_PY, ensure_venv, read_rows  # noqa: E402
+from veil.bench.spu_side import ensure_venv, run_script  # noqa: E402
 from veil.ml.models import gpt2  # noqa: E402
 
 CONFIG = {
@@ -156,26 +154,12 @@ def run_spu(jobs: list[str], repeat: int, timeout_s: float = 3600.0) -> tuple[li
     reason = ensure_venv()
     if reason is not None:
         return [], reason
-    with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as tmp:
-        out = Path(tmp.name)
-    cmd = [
-        str(VENV_PY),
-        str(ROOT / "benchmarks" / "spu" / "run_spu_jobs.py"),
+    args = [
         f"--jobs={','.join(jobs)}",
         f"--repeat={repeat}",
-        f"--out={out}",
         f"--profile-out={RESULTS / 'spu_lr_profile.json'}",
     ]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return read_rows(out), f"run_spu_jobs.py took longer than {timeout_s:.0f} s"
-    rows = read_rows(out)
-    out.unlink(missing_ok=True)
-    if proc.returncode != 0 and not rows:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return [], "run_spu_jobs.py failed: " + " | ".join(tail)
-    return rows, None
+    return run_script(ROOT / "benchmarks" / "spu" / "run_spu_jobs.py", args, timeout_s)
 
 
 def _ratio(a: Any, b: Any) -> float | str:

@@ -47,7 +47,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "examples"))
 
 import logit_regression as lr  # noqa: E402
-from spu_common import Captured, compile_fn, make_config, parse_link, parse_profile, run_once  # noqa: E402
+from spu_common import Captured, compile_fn, make_config, measure, parse_link, parse_profile, run_once  # noqa: E402
 
 JOBS = {
     "lr": ("semi2k", "FM64", 2),
@@ -161,23 +161,8 @@ def run_job(name: str, repeat: int) -> tuple[dict, str]:
     fn, args, quality = build(name)
     executable, compile_s, _ = compile_fn(fn, args, world)
     out_tree = jax.tree_util.tree_structure(jax.eval_shape(fn, *args))
-    leaves = jax.tree_util.tree_leaves(args)
-    io = spu_api.Io(world, cfg)
-    shares = [io.make_shares(np.asarray(a), libspu.Visibility.VIS_SECRET) for a in leaves]
-    with Captured() as cap0:
-        outs, _ = run_once(cfg, world, executable, shares, {0})
-    with Captured() as cap_all:
-        run_once(cfg, world, executable, shares, set(range(world)))
-    times = []
-    for _ in range(repeat):
-        with Captured():
-            _, secs = run_once(cfg, world, executable, shares, set())
-        times.append(secs)
-    flat = [io.reconstruct([outs[r][i] for r in range(world)]) for i in range(len(executable.output_names))]
+    flat, times, p0, everyone, log0 = measure(cfg, world, executable, jax.tree_util.tree_leaves(args), repeat)
     out = jax.tree_util.tree_unflatten(out_tree, flat)
-    p0, everyone = parse_link(cap0.text), parse_link(cap_all.text)
-    if not p0 or len(everyone) != world:
-        raise RuntimeError(f"{name}: SPU profile lines not found ({len(p0)}, {len(everyone)})")
     row = {
         "side": "spu",
         "job": name,
@@ -192,7 +177,7 @@ def run_job(name: str, repeat: int) -> tuple[dict, str]:
         "max_rounds": max(a for _, a in everyone),
     }
     row.update(quality(out))
-    return row, cap0.text
+    return row, log0
 
 
 def lr_step_profile() -> str:

@@ -38,6 +38,7 @@ from spu_common import (  # noqa: E402
     Captured,
     compile_fn,
     make_config,
+    measure,
     parse_link,
     parse_mpc_kernels,
     run_once,
@@ -50,26 +51,9 @@ def bench_op(spec, cfg_name: str, n: int, repeat: int) -> dict:  # type: ignore[
     cfg = make_config(protocol, field, spec.exp_mode)
     args = T.make_inputs(spec, n)
     executable, compile_s, _ = compile_fn(spec.fn, args, world)
-    io = spu_api.Io(world, cfg)
-    shares = [io.make_shares(np.asarray(a), libspu.Visibility.VIS_SECRET) for a in args]
-    with Captured() as cap0:
-        outs, _ = run_once(cfg, world, executable, shares, {0})
-    with Captured() as cap_all:
-        run_once(cfg, world, executable, shares, set(range(world)))
-    times = []
-    for _ in range(repeat):
-        with Captured():
-            _, secs = run_once(cfg, world, executable, shares, set())
-        times.append(secs)
-    got = io.reconstruct([outs[r][0] for r in range(world)])
-    max_err, mean_err = T.abs_errors(got, spec, args)
-    p0 = parse_link(cap0.text)
-    everyone = parse_link(cap_all.text)
+    revealed, times, p0, everyone, log0 = measure(cfg, world, executable, args, repeat)
+    max_err, mean_err = T.abs_errors(revealed[0], spec, args)
     elems = T.elements(spec, n)
-    if not p0 or len(everyone) != world:
-        raise RuntimeError(
-            f"{spec.name}/{cfg_name}: SPU profile lines not found ({len(p0)}, {len(everyone)})"
-        )
     return {
         "side": "spu",
         "op": spec.name,
@@ -87,7 +71,7 @@ def bench_op(spec, cfg_name: str, n: int, repeat: int) -> dict:  # type: ignore[
         "run_s": statistics.median(times),
         "max_abs_err": max_err,
         "mean_abs_err": mean_err,
-        "kernels_party0": parse_mpc_kernels(cap0.text),
+        "kernels_party0": parse_mpc_kernels(log0),
     }
 
 

@@ -158,3 +158,29 @@ def parse_profile(text: str, header: str) -> dict[str, list[float]]:
     """Any profile table ("HLO profiling", "HAL profiling", "MPC profiling") of the first
     profiled rank: name -> [calls, bytes sent, send actions, seconds]."""
     return _table(text, header)
+
+
+def measure(cfg, world: int, executable, args, repeat: int):  # type: ignore[no-untyped-def]
+    """Run a compiled program on secret-shared `args`: (outputs revealed, run times, party 0's
+    link lines, every party's link lines, party 0's profile log). One profiled run per view,
+    then `repeat` unprofiled timed runs."""
+    import numpy as np
+
+    io = spu_api.Io(world, cfg)
+    shares = [io.make_shares(np.asarray(a), libspu.Visibility.VIS_SECRET) for a in args]
+    with Captured() as cap0:
+        outs, _ = run_once(cfg, world, executable, shares, {0})
+    with Captured() as cap_all:
+        run_once(cfg, world, executable, shares, set(range(world)))
+    times = []
+    for _ in range(repeat):
+        with Captured():
+            _, secs = run_once(cfg, world, executable, shares, set())
+        times.append(secs)
+    revealed = [
+        io.reconstruct([outs[r][i] for r in range(world)]) for i in range(len(executable.output_names))
+    ]
+    p0, everyone = parse_link(cap0.text), parse_link(cap_all.text)
+    if not p0 or len(everyone) != world:
+        raise RuntimeError(f"SPU profile lines not found ({len(p0)}, {len(everyone)})")
+    return revealed, times, p0, everyone, cap0.text

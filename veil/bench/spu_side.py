@@ -48,28 +48,26 @@ def run_spu(
     reason = ensure_venv()
     if reason is not None:
         return [], reason
+    args = [f"--n={n}", f"--ops={','.join(ops)}", f"--configs={','.join(configs)}", f"--repeat={repeat}"]
+    if exp_bench:
+        args += ["--exp-bench", f"--exp-sizes={','.join(str(s) for s in exp_sizes)}"]
+    return run_script(SPU_DIR / "run_spu_ops.py", args, timeout_s)
+
+
+def run_script(script: Path, args: list[str], timeout_s: float) -> tuple[list[dict[str, Any]], str | None]:
+    """Run an SPU-side script in .spu-venv with `--out=<tmp jsonl>`; (its rows, failure or None)."""
     with tempfile.NamedTemporaryFile(suffix=".jsonl", delete=False) as tmp:
         out = Path(tmp.name)
-    cmd = [
-        str(VENV_PY),
-        str(SPU_DIR / "run_spu_ops.py"),
-        f"--n={n}",
-        f"--ops={','.join(ops)}",
-        f"--configs={','.join(configs)}",
-        f"--repeat={repeat}",
-        f"--out={out}",
-    ]
-    if exp_bench:
-        cmd += ["--exp-bench", f"--exp-sizes={','.join(str(s) for s in exp_sizes)}"]
+    cmd = [str(VENV_PY), str(script), *args, f"--out={out}"]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        return read_rows(out), f"run_spu_ops.py took longer than {timeout_s:.0f} s"
+        return read_rows(out), f"{script.name} took longer than {timeout_s:.0f} s"
     rows = read_rows(out)
     out.unlink(missing_ok=True)
     if proc.returncode != 0 and not rows:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        return [], "run_spu_ops.py failed: " + " | ".join(tail)
+        return [], f"{script.name} failed: " + " | ".join(tail)
     return rows, None
 
 
