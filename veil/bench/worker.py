@@ -15,6 +15,12 @@ from veil.bench.veil_ops import measure_rows
 
 
 def main(argv: list[str]) -> int:
+    # float64 outputs, as SPU's reconstruction gives: with JAX's default float32 the rounding of
+    # large results (a 256x256 matmul reaches |300|, float32 steps of 3e-5) would hide the
+    # protocol's own error
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
     job = json.loads(argv[0])
     spec = T.OPS[job["op"]]
     rows = measure_rows(spec, job["config"], list(job["sizes"]), int(job["repeat"]), bool(job["memory"]))
