@@ -34,7 +34,8 @@ def test_exp_taylor_error_as_spu(proto: str, field: str) -> None:
     cfg = cfg_for(proto, field)
     got, want, _ = errors(cfg, lambda c, v: f_exp(c, v), np.exp, X5)
     err = np.abs(got - want)
-    assert 5.0 < err.max() < 7.1
+    lo, hi = (5.0, 6.0) if (proto, field) == ("semi2k", "FM128") else (6.5, 7.1)  # N = 324 vs 256
+    assert lo < err.max() < hi
     assert_close(got, want, atol=1e-5, rtol=1e-4, mask=np.abs(X5) <= 0.2, what="exp taylor, |x| <= 0.2")
 
 
