@@ -62,47 +62,23 @@ def _num(v: str) -> float:
         return float("nan")
 
 
+JOB_FIGURES = {  # file -> panels (metric column without the veil_/spu_ prefix, title)
+    "jobs_cost.png": [("MB", "online MB sent, all parties (log)"), ("rounds", "rounds (log)")],
+    "jobs_time.png": [("compile_s", "compile s (log)"), ("run_s", "run s, median, compile excluded (log)")],
+}
+
+
 def plot_jobs(csv_path: Path, out: Path) -> None:
     rows = list(csv.DictReader(csv_path.open()))
     labels = [f"{r['job']}\n{r['config']}" for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    _bars(
-        axes[0],
-        labels,
-        [_num(r["veil_MB"]) for r in rows],
-        [_num(r["spu_MB"]) for r in rows],
-        "online MB sent, all parties (log)",
-        True,
-    )
-    _bars(
-        axes[1],
-        labels,
-        [_num(r["veil_rounds"]) for r in rows],
-        [_num(r["spu_rounds"]) for r in rows],
-        "rounds (log)",
-        True,
-    )
-    axes[0].legend(fontsize=8)
-    _save(fig, out / "jobs_cost.png")
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    _bars(
-        axes[0],
-        labels,
-        [_num(r["veil_compile_s"]) for r in rows],
-        [_num(r["spu_compile_s"]) for r in rows],
-        "compile s (log)",
-        True,
-    )
-    _bars(
-        axes[1],
-        labels,
-        [_num(r["veil_run_s"]) for r in rows],
-        [_num(r["spu_run_s"]) for r in rows],
-        "run s, median, compile excluded (log)",
-        True,
-    )
-    axes[0].legend(fontsize=8)
-    _save(fig, out / "jobs_time.png")
+    for name, panels in JOB_FIGURES.items():
+        fig, axes = plt.subplots(1, len(panels), figsize=(8, 3.2))
+        for ax, (metric, title) in zip(axes, panels):
+            veil = [_num(r[f"veil_{metric}"]) for r in rows]
+            spu = [_num(r[f"spu_{metric}"]) for r in rows]
+            _bars(ax, labels, veil, spu, title, True)
+        axes[0].legend(fontsize=8)
+        _save(fig, out / name)
 
 
 def read_ops(md_path: Path) -> list[dict]:
@@ -129,22 +105,12 @@ def plot_ops(md_path: Path, out: Path) -> None:
     sel = [r for r in rows if r["config"] == "semi2k_fm64" and r["op"] != "matmul"]
     labels = [r["op"] for r in sel]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    _bars(
-        axes[0],
-        labels,
-        [r["total"][0] for r in sel],
-        [r["total"][1] for r in sel],
-        "SEMI2K FM64: online bytes per element, all parties",
-        False,
-    )
-    _bars(
-        axes[1],
-        labels,
-        [r["rounds"][0] for r in sel],
-        [r["rounds"][1] for r in sel],
-        "SEMI2K FM64: rounds",
-        False,
-    )
+    panels = [
+        ("total", "SEMI2K FM64: online bytes per element, all parties"),
+        ("rounds", "SEMI2K FM64: rounds"),
+    ]
+    for ax, (metric, title) in zip(axes, panels):
+        _bars(ax, labels, [r[metric][0] for r in sel], [r[metric][1] for r in sel], title, False)
     axes[0].legend(fontsize=8)
     _save(fig, out / "ops_semi2k_fm64.png")
 
