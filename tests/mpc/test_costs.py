@@ -63,9 +63,23 @@ def calls_for(field: Field, numel: int, world: int) -> list[tuple[Any, ...]]:
         ("cube_s", a),
         ("matmul_ss", Arith(u(numel, INNER)), Arith(u(INNER, COLS))),
         ("matmul_ss_cached", Arith(u(numel, INNER)), Arith(u(INNER, COLS)), None, None),  # a miss
+        ("matmul_ss_many", Arith(u(numel, INNER)), Arith(u(INNER, COLS))),  # one product, no keys
         ("trunc_s", Arith(small), f),
         ("trunc_segments_s", Arith(small), ((numel // 2, f), (numel - numel // 2, f + 5))),  # semi2k 2PC
         ("mul_trunc_ss", Arith(small), Arith(small), f),
+        (
+            "bit_trunc_s",
+            Arith(ring.from_int64(field, rng.integers(0, 2, numel))),
+            Arith(small),
+            f,
+        ),  # semi2k 2PC
+        (
+            "bit_trunc_mixed_s",
+            Arith(ring.from_int64(field, rng.integers(0, 2, numel))),
+            Arith(small),
+            Arith(small[:0]),
+            f,
+        ),
         ("msb_s", a),
         ("eqz_s", a),
         ("a2b", a),

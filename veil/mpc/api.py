@@ -19,9 +19,13 @@ Semantics (all arithmetic mod 2^k, k = ctx.k; "bit" results are 0/1 ring values)
 - matmul_ss(a, b)        a (..., m, k) @ b (..., k, n), leading batch dims equal or absent on b
 - matmul_ss_cached(a, b, a_key, b_key)   matmul_ss; an operand named by an `OperandKey` may
                          reuse its Beaver mask from an earlier product of the same value (semi2k)
+- matmul_ss_many(pairs, keys)   [a @ b for (a, b) in pairs], all openings in one round where the
+                         protocol has the kernel (semi2k); else one matmul_ss(_cached) each
 - trunc_s(s, bits)       signed arithmetic shift right, probabilistic: <= 1 LSB error, exact
                          semantics for |x| < 2^(k-2) (or the protocol's declared range)
 - mul_trunc_ss(a, b, bits)   fused product + truncation (optional kernel)
+- bit_trunc_s(s, x, bits)    s * trunc_s(x, bits) for a 0/1 secret s, exactly 0 where s = 0 (optional kernel)
+- bit_trunc_mixed_s(s, x, y, bits) -> (s * trunc_s(x), trunc_s(y)) in the rounds of one (optional)
 - trunc_segments_s(s, ((count, bits), ...))   consecutive segments, each its own shift, one round
                              where the protocol has the kernel (optional)
 - msb_s(s) -> s          arithmetic share of the sign bit of x
@@ -223,3 +227,48 @@ def exp_prime_range(k: int, f: int) -> tuple[float, float]:
 
 def exp_prime_s(ctx: ProtocolContext, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return _call(ctx, "exp_prime_s", x, keep)
+
+
+def has_bit_trunc(ctx: ProtocolContext) -> bool:
+    """True where `bit_trunc_s` is one fused round (semi2k 2PC), not a product and a truncation."""
+    return ctx.table.has("bit_trunc_s")
+
+
+def bit_trunc_s(ctx: ProtocolContext, s: np.ndarray, x: np.ndarray, bits: int) -> np.ndarray:
+    """s * trunc_s(x, bits) for a secret 0/1 bit s (same shape as x): relu and its mask.
+
+    One round where the protocol has the kernel (semi2k 2PC); else the truncation, then a
+    product (two rounds). Both are exactly 0 where s = 0 and trunc_s(x, bits) where s = 1."""
+    if bits == 0:
+        return mul_ss(ctx, s, x)
+    if has_bit_trunc(ctx):
+        return _call(ctx, "bit_trunc_s", s, x, int(bits))
+    return mul_ss(ctx, s, trunc_s(ctx, x, bits))
+
+
+def bit_trunc_mixed_s(
+    ctx: ProtocolContext, s: np.ndarray, x: np.ndarray, y: np.ndarray, bits: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(s * trunc_s(x, bits), trunc_s(y, bits)): selected and plain truncations in one round
+    where the protocol has the kernel (semi2k 2PC), else one call each."""
+    if bits > 0 and has_bit_trunc(ctx) and ctx.table.has("bit_trunc_mixed_s"):
+        return _call(ctx, "bit_trunc_mixed_s", s, x, y, int(bits))
+    return bit_trunc_s(ctx, s, x, bits), (trunc_s(ctx, y, bits) if bits > 0 else y)
+
+
+def matmul_ss_many(
+    ctx: ProtocolContext,
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+    keys: list[tuple[OperandKey | None, OperandKey | None] | None] | None = None,
+) -> list[np.ndarray]:
+    """[a @ b for (a, b) in pairs]: independent secret x secret products, one round for all where
+    the protocol has the kernel (semi2k); else one `matmul_ss_cached` (or `matmul_ss`) each.
+    keys[i]: product i's operand keys (as matmul_ss_cached) or None."""
+    keys = list(keys) if keys is not None else [None] * len(pairs)
+    if ctx.table.has("matmul_ss_many"):
+        flat = [x for pair in pairs for x in pair]
+        return list(_call(ctx, "matmul_ss_many", *flat, keys=tuple(k or (None, None) for k in keys)))
+    return [
+        matmul_ss_cached(ctx, a, b, *key) if key else matmul_ss(ctx, a, b)
+        for (a, b), key in zip(pairs, keys, strict=True)
+    ]

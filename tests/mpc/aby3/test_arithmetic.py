@@ -28,7 +28,8 @@ def test_register_covers_the_api(field: Field) -> None:
     register(table)
     api_names = {n for n, f in vars(api).items() if getattr(f, "__module__", "") == api.__name__}
     # generic compositions (matmul_ss_cached -> matmul_ss, cube_s -> square_s + mul_ss)
-    fallbacks = {"sub_ss", "matmul_ss_cached", "cube_s", "trunc_segments_s"}
+    fallbacks = {"sub_ss", "matmul_ss_cached", "cube_s", "trunc_segments_s", "matmul_ss_many"}
+    fallbacks |= {"bit_trunc_s", "bit_trunc_mixed_s", "has_bit_trunc"}  # product + truncation
     # protocol-specific kernels (semi2k 2PC only; the HAL picks another method elsewhere)
     fallbacks |= {"exp_prime_s", "exp_prime_range"}
     wanted = api_names - fallbacks - {n for n in api_names if n.startswith("_")}

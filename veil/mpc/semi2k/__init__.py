@@ -11,6 +11,7 @@ from veil.mpc.kernels import Cost, KernelTable
 from veil.mpc.semi2k import (
     arithmetic,
     beaver_cache,
+    bit_trunc,
     boolean,
     compare,
     correlations,
@@ -53,6 +54,7 @@ def register(table: KernelTable, world: int, trunc: TruncMode = TruncMode.PROBAB
         ("cube_s", arithmetic.cube_s, costs.CUBE),
         ("matmul_ss", arithmetic.matmul_ss, costs.MATMUL),
         ("matmul_ss_cached", beaver_cache.matmul_ss_cached, beaver_cache.MATMUL_CACHED_COST),
+        ("matmul_ss_many", beaver_cache.matmul_ss_many, beaver_cache.MATMUL_MANY_COST),
         ("trunc_s", trunc_fn, trunc_cost),
         ("mul_trunc_ss", truncation.make_mul_trunc(trunc_fn), costs.mul_trunc(trunc_cost)),
         ("msb_s", compare.msb_s, costs.circuit(correlations.MSB)),
@@ -71,6 +73,9 @@ def register(table: KernelTable, world: int, trunc: TruncMode = TruncMode.PROBAB
     ]
     if world == 2 and trunc_fn is truncation.trunc_2pc:  # mixed shifts in one round
         entries.append(("trunc_segments_s", truncation.trunc_2pc_segments, costs.TRUNC_2PC))
+        entries.append(("bit_trunc_s", bit_trunc.bit_trunc_2pc, costs.BIT_TRUNC_2PC))  # s * trunc(x), 1 round
+        # ... and plain truncations in the same round (cost declared for the selected part)
+        entries.append(("bit_trunc_mixed_s", bit_trunc.bit_trunc_mixed_2pc, costs.BIT_TRUNC_2PC))
     if world == 2:  # local exponentiation of shares needs exactly two of them
         entries.append(("exp_prime_s", exp_prime.exp_prime_s, exp_prime.COST))
     for name, fn, cost in entries:

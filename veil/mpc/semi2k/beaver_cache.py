@@ -151,36 +151,52 @@ def _source(cache: ClientCache, x: np.ndarray, key: OperandKey | None) -> np.nda
     return src if cache.table.fits(src.size) else None
 
 
-def _plan(cache: ClientCache, x: np.ndarray, key: OperandKey | None, first: Side | None) -> Side:
-    """Look the operand up: HIT (touch), FILL (new slot) or FRESH (no usable key)."""
+def _plan(
+    cache: ClientCache,
+    x: np.ndarray,
+    key: OperandKey | None,
+    first: Side | None,
+    pending: dict[int, Side] | None = None,
+) -> Side:
+    """Look the operand up: HIT (touch), FILL (new slot) or FRESH (no usable key). `pending`
+    holds the fills of earlier products of the same `matmul_ss_many` call (id(source) -> side):
+    their D opens in this call's message, so a later product reuses the mask (a HIT whose D is
+    known only after the opening)."""
     src = _source(cache, x, key)
     if src is None or (
         first is not None and first.mode == FILL and first.entry is not None and first.entry.source is src
     ):
         return Side(FRESH)  # X @ X^T before X is cached: the fill's D is not open yet
     perm = tuple(int(p) for p in key.perm)  # type: ignore[union-attr]
+    filling = None if pending is None else pending.get(id(src))
+    if filling is not None and filling.entry is not None and filling.entry.source is src:
+        if cache.table.values.get(filling.slot) is filling.entry:  # not evicted since
+            cache.table.touch(filling.slot)
+            return Side(HIT, perm, filling.slot, filling.entry)
     found = cache.find(src)
     if found is not None:
         cache.table.touch(found[0])
         return Side(HIT, perm, found[0], found[1])
     slot, entry = cache.fill(src)
-    return Side(FILL, perm, slot, entry)
+    side = Side(FILL, perm, slot, entry)
+    if pending is not None:
+        pending[id(src)] = side
+    return side
 
 
 def _mask(side: Side, drawn: np.ndarray | None, op: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(this party's mask of the promoted operand `op`, the opened difference if already known)."""
+    """(this party's mask of the promoted operand `op`, the opened difference if already known:
+    None for a fresh operand, a fill, and a hit on a fill of the same call)."""
     if side.mode == FRESH:
         return drawn.reshape(op.shape), None  # type: ignore[union-attr]
     entry = side.entry
-    if entry is None:
+    if entry is None or (side.mode == HIT and entry.a is None):
         raise ValueError("semi2k.matmul_ss_cached: a cached operand without its entry (internal error)")
     if side.mode == FILL:
         entry.a = drawn
         return np.transpose(drawn, side.perm).reshape(op.shape), None
-    return (
-        np.transpose(entry.a, side.perm).reshape(op.shape),
-        np.transpose(entry.d, side.perm).reshape(op.shape),
-    )
+    a = np.transpose(entry.a, side.perm).reshape(op.shape)
+    return a, None if entry.d is None else np.transpose(entry.d, side.perm).reshape(op.shape)
 
 
 def _keep(side: Side, opened: np.ndarray) -> None:
@@ -213,27 +229,76 @@ def matmul_ss_cached(
     y_key: OperandKey | None = None,
 ) -> np.ndarray:
     """x @ y like matmul_ss; an operand with a key reuses its cached mask (opens nothing for it)."""
-    x2, y2 = _promote(x, y)
-    (m, kk), nn = x2.shape[-2:], y2.shape[-1]
+    return matmul_ss_many(ctx, x, y, keys=((x_key, y_key),))[0]
+
+
+@dataclass
+class _Product:
+    """One product of a `matmul_ss_many` call: promoted operands, sides, masks, openings."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x2: np.ndarray
+    y2: np.ndarray
+    sides: tuple[Side, Side]
+    masks: tuple[np.ndarray, np.ndarray, np.ndarray]
+    opened: list[np.ndarray | None]  # D, E: known from the cache, or filled in after the opening
+    opens: tuple[bool, bool]  # which of D, E this call's message carries
+
+
+def matmul_ss_many(
+    ctx: ProtocolContext,
+    *operands: np.ndarray,
+    keys: tuple[tuple[OperandKey | None, OperandKey | None], ...] | None = None,
+) -> list[np.ndarray]:
+    """[x0 @ y0, x1 @ y1, ...] for operands (x0, y0, x1, y1, ...): the Beaver openings of every
+    product travel in ONE message each way (one round for all). `keys[i]` names product i's
+    operands for the cache as in `matmul_ss_cached`; fills, hits and dealer requests happen in
+    product order, so parties and dealer walk the same slot-table sequence. A value filled by
+    an earlier product of this call is a hit for later ones: its D opens once, in this message."""
+    if len(operands) % 2:
+        raise ValueError(f"semi2k.matmul_ss_many: operands come in pairs, got {len(operands)}")
+    count = len(operands) // 2
+    keys = tuple(keys) if keys is not None else ((None, None),) * count
+    if len(keys) != count:
+        raise ValueError(f"semi2k.matmul_ss_many: {len(keys)} key pairs for {count} products")
     cache = ctx.scratch.setdefault(SCRATCH, ClientCache())
-    sa = _plan(cache, x, x_key, None)
-    sb = _plan(cache, y, y_key, sa)
-    desc = encode_side(sa) | encode_side(sb) << 32
-    u0, v0, w = ctx.dealer.get(MATMUL_CACHED, ctx.k, _batch(x2.shape), _batch(y2.shape), m, kk, nn, desc)
-    u, d = _mask(sa, u0, x2)
-    v, e = _mask(sb, v0, y2)
-    parts = ([] if d is not None else [ring.sub(x2, u).reshape(-1)]) + (
-        [] if e is not None else [ring.sub(y2, v).reshape(-1)]
-    )
-    if parts:
-        opened = open_all(ctx, TAG, np.concatenate(parts))
-        if d is None:
-            d, opened = opened[: x2.size].reshape(x2.shape), opened[x2.size :]
-            _keep(sa, d)
-        if e is None:
-            e = opened.reshape(y2.shape)
-            _keep(sb, e)
-    return beaver_matmul_combine(ctx, x.ndim, y.ndim, (u, v, w), d, e)
+    pending: dict[int, Side] = {}
+    products = []
+    for i in range(count):
+        x, y = operands[2 * i], operands[2 * i + 1]
+        x2, y2 = _promote(x, y)
+        (m, kk), nn = x2.shape[-2:], y2.shape[-1]
+        sa = _plan(cache, x, keys[i][0], None, pending)
+        sb = _plan(cache, y, keys[i][1], sa, pending)
+        desc = encode_side(sa) | encode_side(sb) << 32
+        u0, v0, w = ctx.dealer.get(MATMUL_CACHED, ctx.k, _batch(x2.shape), _batch(y2.shape), m, kk, nn, desc)
+        u, d = _mask(sa, u0, x2)
+        v, e = _mask(sb, v0, y2)
+        opens = (d is None and sa.mode != HIT, e is None and sb.mode != HIT)  # hit on a fill: later
+        products.append(_Product(x, y, x2, y2, (sa, sb), (u, v, w), [d, e], opens))
+    parts = [
+        ring.sub(op, mask).reshape(-1)
+        for pr in products
+        for op, mask, opens in zip((pr.x2, pr.y2), pr.masks[:2], pr.opens)
+        if opens
+    ]
+    flat = open_all(ctx, TAG, np.concatenate(parts)) if parts else None
+    start = 0
+    for pr in products:
+        for j, (side, op) in enumerate(zip(pr.sides, (pr.x2, pr.y2))):
+            if pr.opens[j]:
+                pr.opened[j] = flat[start : start + op.size].reshape(op.shape)  # type: ignore[index]
+                start += op.size
+                _keep(side, pr.opened[j])  # type: ignore[arg-type]
+    outs = []
+    for pr in products:
+        for j, (side, op) in enumerate(zip(pr.sides, (pr.x2, pr.y2))):
+            if pr.opened[j] is None:  # a hit on a fill of this call: its D is kept by now
+                pr.opened[j] = np.transpose(side.entry.d, side.perm).reshape(op.shape)  # type: ignore[union-attr]
+        d, e = pr.opened
+        outs.append(beaver_matmul_combine(ctx, pr.x.ndim, pr.y.ndim, pr.masks, d, e))
+    return outs
 
 
 # ------------------------------------------------------------------------------------- dealer
@@ -299,6 +364,15 @@ def cached_cost(
     return int(opened > 0), n * (n - 1) * opened * k // 8, dealer.REQ_BYTES + out * k // 8
 
 
+def many_cost(
+    shapes: list[tuple[tuple[int, ...], tuple[int, ...]]], hits: list[tuple[bool, bool]], k: int, n: int
+) -> tuple[int, int, int]:
+    """(rounds, online, offline bytes) of one `matmul_ss_many` call: the products' costs added,
+    one round in all (none if every operand hits)."""
+    costs = [cached_cost(a, b, ha, hb, k, n) for (a, b), (ha, hb) in zip(shapes, hits, strict=True)]
+    return max((c[0] for c in costs), default=0), sum(c[1] for c in costs), sum(c[2] for c in costs)
+
+
 @dataclass(frozen=True)
 class CachedMatmulCost(Cost):
     """Shape-dependent cost; `of_shapes` is a miss (as matmul_ss), `of_hits` says which operands hit."""
@@ -316,4 +390,9 @@ MATMUL_CACHED_COST = CachedMatmulCost(
     lambda e, k, n: 1,
     lambda e, k, n: n * (n - 1) * e * k // 8,
     note="numel = a.size + b.size on a miss; a cached operand opens nothing (see of_hits)",
+)
+MATMUL_MANY_COST = CachedMatmulCost(
+    lambda e, k, n: 1,
+    lambda e, k, n: n * (n - 1) * e * k // 8,
+    note="one product as matmul_ss_cached; several: their costs added in one round (see many_cost)",
 )

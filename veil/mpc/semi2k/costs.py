@@ -61,6 +61,13 @@ TRUNC_N = Cost(
     _offline(lambda e, k: 2 * e * k // 8),
     note="Escudero et al. 2020: floor(x/2^m) or one more (stochastic rounding) for |x| < 2^(k-2)",
 )
+BIT_TRUNC_2PC = Cost(
+    const(1),
+    _all2all(lambda e, k: e * (2 * k // 8 + 8)),
+    lambda e, k, n: 2 * REQ + e * (2 * k // 8 + 8),
+    note="s * trunc(x, m) for a 0/1 secret s: trunc_2pc's error where s = 1, exactly 0 where s = 0; "
+    "two ring and two 32-bit openings per element for shifts <= 32 (64-bit ones above)",
+)
 TRUNC_LOCAL = Cost(note="SecureML local truncation: 0 rounds; huge error with probability ~|x|/2^(k-1)")
 
 
