@@ -3,8 +3,9 @@ scales, and a hypothesis strategy for random small programs.
 
 The interpreter computes real values in float64 and, for every value, the number of fraction
 bits its ring encoding would carry: fxp inputs and consts carry f, ints/bools 0, a product
-carries sa + sb - trunc_bits, `trunc(bits)` removes bits. Adding values of different scales,
-or returning a value at a non-canonical scale, raises: that catches wrong truncation plumbing.
+carries sa + sb - trunc_bits, `trunc(bits)` removes bits. Ops that HAL aligns (add, sub,
+comparisons, select_n) take the larger scale, as HAL does; other ops mixing scales, or returning
+a value at a non-canonical scale, raise: that catches wrong truncation plumbing.
 """
 
 from __future__ import annotations
@@ -86,11 +87,12 @@ class Interp:
             return self.while_(op, ins)
         if name == "cond":
             return self.cond(op, ins)
-        if name == "batch":  # the members one by one
+        if name == "batch":  # the members one by one (dot_general: each with its own attrs)
             k = a["arity"]
+            each = a.get("each_attrs") or (a["member_attrs"],) * len(op.outputs)
             return [
                 self.op(
-                    Op(a["op"], op.inputs[i * k : (i + 1) * k], [o], dict(a["member_attrs"])),
+                    Op(a["op"], op.inputs[i * k : (i + 1) * k], [o], dict(each[i])),
                     ins[i * k : (i + 1) * k],
                 )[0]
                 for i, o in enumerate(op.outputs)
@@ -119,9 +121,9 @@ class Interp:
             return [(vals[0], scales[0] - a["bits"])]
         if name in _SAME_SCALE:
             data = ins[1:] if name == "select_n" else ins
-            if len({s for _, s in data}) != 1:
+            if len({s for _, s in data}) != 1 and name not in _ALIGNING:
                 raise ScaleError(f"{name} mixes scales {[s for _, s in data]}")
-            scale = 0 if out_t.dtype is BOOL else data[0][1]
+            scale = 0 if out_t.dtype is BOOL else max(s for _, s in data) - a.get("trunc_bits", 0)
             return [(np.asarray(_SAME_SCALE[name](vals, a), np.float64), scale)]
         if name in _CANONICAL:
             for (_, s), v in zip(ins, op.inputs, strict=True):
@@ -185,6 +187,8 @@ def _broadcast(x: np.ndarray, a: dict[str, Any]) -> np.ndarray:
     return np.broadcast_to(x.reshape(expanded), shape).copy()
 
 
+# ops whose HAL implementation aligns its operands to the larger scale (veil.hal.fxp.align)
+_ALIGNING = frozenset({"add", "sub", "gt", "ge", "lt", "le", "eq", "ne", "select_n"})
 _SAME_SCALE: dict[str, Any] = {
     "add": lambda v, a: v[0] + v[1],
     "sub": lambda v, a: v[0] - v[1],
@@ -278,6 +282,17 @@ def _k_select(draw: st.DrawFn, b: Builder, pool: list[Value]) -> Value:
     return emit1(b, "select_n", [p, x, y], vis)
 
 
+def _k_relu(draw: st.DrawFn, b: Builder, pool: list[Value]) -> Value:
+    """relu(x * y + z) as jax writes it: a sign test against a zero const and a zero select
+    (the pattern of veil/ir/passes/defer_trunc.py)."""
+    x, y, z = _pick(draw, pool), _pick(draw, pool), _pick(draw, pool)
+    prod = emit1(b, "mul", [x, y], _res(x, y))
+    s = emit1(b, "add", [prod, z], _res(prod, z))
+    zero = const(b, np.zeros(SHAPE))
+    p = emit1(b, draw(st.sampled_from(["gt", "lt"])), [s, zero], _res(s).with_dtype(BOOL))
+    return emit1(b, "select_n", [p, zero, s] if draw(st.booleans()) else [p, s, zero], _res(s))
+
+
 def _k_reduce(draw: st.DrawFn, b: Builder, pool: list[Value]) -> Value:
     x = _pick(draw, pool)
     r = emit1(b, "reduce_sum", [x], _res(x).with_shape((2,)), axes=(1,))
@@ -348,6 +363,7 @@ _KINDS = [
     _k_binary,
     _k_unary,
     _k_select,
+    _k_relu,
     _k_reduce,
     _k_matmul,
     _k_loop,

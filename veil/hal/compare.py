@@ -18,6 +18,7 @@ from veil.hal import ring_bits as hb
 from veil.hal.fxp import align, decode_public
 from veil.hal.layout import common_vis, concat_flat, split_flat
 from veil.hal.value import Value
+from veil.mpc import api
 from veil.mpc import ring as R
 from veil.mpc.context import ProtocolContext
 
@@ -118,6 +119,67 @@ def select(ctx: ProtocolContext, pred: Value, on_true: Value, on_false: Value) -
     diff = hr._sub(ctx, a, b)
     picked = hr._mul(ctx, pred, diff, dtype=a.dtype, fxp_bits=a.fxp_bits)
     return hr._add(ctx, b, picked, dtype=a.dtype, fxp_bits=a.fxp_bits)
+
+
+def _public_zero(v: Value) -> bool:
+    return v.is_public and v.payload is not None and not np.any(R.to_int64(v.payload))
+
+
+def select_trunc(ctx: ProtocolContext, pred: Value, on_true: Value, on_false: Value, bits: int) -> Value:
+    """trunc(pred ? on_true : on_false, bits). With a secret pred, a secret case and a public
+    zero as the other case this is one fused product + truncation (`api.bit_trunc_s`: one
+    round on semi2k 2PC, select then trunc elsewhere), since s * trunc(v) = trunc(s * v)."""
+    zero_false, zero_true = _public_zero(on_false), _public_zero(on_true)
+    x = on_true if zero_false else on_false
+    if bits <= 0 or not pred.is_secret or not x.is_secret or zero_false == zero_true:
+        return hr._trunc(ctx, select(ctx, pred, on_true, on_false), bits)
+    shape = tuple(np.broadcast_shapes(pred.shape, on_true.shape, on_false.shape))
+    pred, x = hr.bcast(pred, shape), hr.bcast(x, shape)
+    if zero_true:  # pred ? 0 : x  =  (1 - pred) ? x : 0
+        pred = hr._sub(
+            ctx, hr.make(pred, R.full(ctx.field, shape, 1), vis=Visibility.PUBLIC, owner=None), pred
+        )
+    return hr.make(x, api.bit_trunc_s(ctx, pred.payload, x.payload, bits), fxp_bits=max(0, x.fxp_bits - bits))
+
+
+def select_trunc_many(
+    ctx: ProtocolContext, items: Sequence[tuple[Value, Value, Value]], bits: int
+) -> list[Value]:
+    """[select_trunc(pred, on_true, on_false, bits) for each item] in the rounds of one call:
+    fused selects (secret pred, a public zero case) and plain truncations (a public all-true
+    pred, a public zero false case: `veil.ir.passes.batch` writes trunc(x) so) go to one
+    `api.bit_trunc_mixed_s`; anything else runs on its own."""
+    sel: list[tuple[int, Value, Value]] = []  # (index, pred, x) with pred ? trunc(x) : 0
+    plain: list[tuple[int, Value]] = []
+    out: list[Value | None] = [None] * len(items)
+    for i, (pred, on_true, on_false) in enumerate(items):
+        zero_false = _public_zero(on_false)
+        if zero_false and on_true.is_secret and pred.is_public and _all_true(pred):
+            plain.append((i, on_true))
+        elif zero_false and on_true.is_secret and pred.is_secret and bits > 0:
+            shape = tuple(np.broadcast_shapes(pred.shape, on_true.shape, on_false.shape))
+            sel.append((i, hr.bcast(pred, shape), hr.bcast(on_true, shape)))
+        else:
+            out[i] = select_trunc(ctx, pred, on_true, on_false, bits)
+    if sel or plain:
+        empty = R.zeros(ctx.field, (0,))
+
+        def flat(vs: list[Value]) -> np.ndarray:
+            return concat_flat(vs).payload if vs else empty
+
+        xs, ys = [x for _, _, x in sel], [y for _, y in plain]
+        got = api.bit_trunc_mixed_s(ctx, flat([p for _, p, _ in sel]), flat(xs), flat(ys), bits)
+        for idx, vals, payload in (([i for i, *_ in sel], xs, got[0]), ([i for i, _ in plain], ys, got[1])):
+            start = 0
+            for i, v in zip(idx, vals):
+                piece = payload[start : start + v.size].reshape(v.shape)
+                out[i] = hr.make(v, piece, fxp_bits=max(0, v.fxp_bits - bits))
+                start += v.size
+    return [v for v in out if v is not None]
+
+
+def _all_true(v: Value) -> bool:
+    return v.payload is not None and bool(np.all(R.to_int64(v.payload) != 0))
 
 
 def maximum(ctx: ProtocolContext, x: Value, y: Value) -> Value:

@@ -41,9 +41,27 @@ _SIGS: list[OpSig] = [
     *(
         OpSig(n, OpKind.UNARY, 1)
         for n in (
-            "neg", "abs", "sign", "exp", "log", "log1p", "expm1", "tanh", "logistic", "sqrt",
-            "rsqrt", "erf", "sin", "cos", "floor", "ceil", "round", "not",
-            "square", "is_finite", "copy",
+            "neg",
+            "abs",
+            "sign",
+            "exp",
+            "log",
+            "log1p",
+            "expm1",
+            "tanh",
+            "logistic",
+            "sqrt",
+            "rsqrt",
+            "erf",
+            "sin",
+            "cos",
+            "floor",
+            "ceil",
+            "round",
+            "not",
+            "square",
+            "is_finite",
+            "copy",
         )
     ),
     OpSig("integer_pow", OpKind.UNARY, 1, ("y",)),
@@ -55,15 +73,22 @@ _SIGS: list[OpSig] = [
     OpSig("div", OpKind.BINARY, 2, ("nonneg",)),
     OpSig("mul", OpKind.BINARY, 2, ("trunc_bits",)),
     *(OpSig(n, OpKind.COMPARE, 2) for n in ("eq", "ne", "lt", "le", "gt", "ge")),
-    OpSig("select_n", OpKind.OTHER, -1, doc="select_n(which, *cases): cases[which]"),
+    # `trunc_bits` (set by veil/ir/passes/defer_trunc.py): truncate the picked case by that many
+    # bits (one fused round on semi2k 2PC when the other case is a public zero)
+    OpSig("select_n", OpKind.OTHER, -1, ("trunc_bits",), doc="select_n(which, *cases): cases[which]"),
     OpSig("clamp", OpKind.OTHER, 3, doc="clamp(lo, x, hi)"),
     OpSig("convert", OpKind.OTHER, 1, ("dtype",)),
     OpSig("trunc", OpKind.OTHER, 1, ("bits",), doc="arithmetic shift right of the ring value"),
     OpSig("const", OpKind.OTHER, 0, ("value",)),
     OpSig("iota", OpKind.OTHER, 0, ("shape", "dimension")),
     # linear algebra
-    OpSig("dot_general", OpKind.OTHER, 2, ("contracting", "batch", "trunc_bits"),
-          doc="contracting=((lhs dims),(rhs dims)), batch=((lhs),(rhs)); out = batch, lhs free, rhs free"),
+    OpSig(
+        "dot_general",
+        OpKind.OTHER,
+        2,
+        ("contracting", "batch", "trunc_bits"),
+        doc="contracting=((lhs dims),(rhs dims)), batch=((lhs),(rhs)); out = batch, lhs free, rhs free",
+    ),
     # shapes
     OpSig("broadcast_in_dim", OpKind.OTHER, 1, ("shape", "broadcast_dimensions")),
     OpSig("reshape", OpKind.OTHER, 1, ("new_sizes",)),
@@ -75,10 +100,20 @@ _SIGS: list[OpSig] = [
     OpSig("dynamic_update_slice", OpKind.OTHER, -1, (), doc="(operand, update, *starts) public starts"),
     OpSig("pad", OpKind.OTHER, 2, ("padding_config",), doc="(operand, pad_value); ((lo, hi, interior), ...)"),
     OpSig("rev", OpKind.OTHER, 1, ("dimensions",)),
-    OpSig("gather", OpKind.OTHER, 2, ("dimension_numbers", "slice_sizes", "mode", "fill_value"),
-          doc="(operand, indices) public indices; jax.lax.gather semantics"),
-    OpSig("scatter_add", OpKind.OTHER, 3, ("dimension_numbers", "mode"),
-          doc="(operand, indices, updates) public indices"),
+    OpSig(
+        "gather",
+        OpKind.OTHER,
+        2,
+        ("dimension_numbers", "slice_sizes", "mode", "fill_value"),
+        doc="(operand, indices) public indices; jax.lax.gather semantics",
+    ),
+    OpSig(
+        "scatter_add",
+        OpKind.OTHER,
+        3,
+        ("dimension_numbers", "mode"),
+        doc="(operand, indices, updates) public indices",
+    ),
     OpSig("scatter", OpKind.OTHER, 3, ("dimension_numbers", "mode"), doc="replace semantics"),
     # reductions
     OpSig("reduce_sum", OpKind.OTHER, 1, ("axes",)),
@@ -89,16 +124,36 @@ _SIGS: list[OpSig] = [
     OpSig("cumsum", OpKind.OTHER, 1, ("axis", "reverse")),
     OpSig("cummax", OpKind.OTHER, 1, ("axis", "reverse")),
     # sorting (several outputs)
-    OpSig("sort", OpKind.OTHER, -1, ("dimension", "num_keys", "descending"),
-          doc="lax.sort: operands permuted together by operands[0]; one output per operand"),
-    OpSig("top_k", OpKind.OTHER, 1, ("k", "axis"),
-          doc="lax.top_k: outputs (the k largest along axis, descending; their int indices)"),
-    OpSig("div_bcast", OpKind.OTHER, 2, ("shape", "broadcast_dimensions", "nonneg"),
-          doc="(x, d): x / broadcast_in_dim(d, shape, broadcast_dimensions), d the smaller operand"),
+    OpSig(
+        "sort",
+        OpKind.OTHER,
+        -1,
+        ("dimension", "num_keys", "descending"),
+        doc="lax.sort: operands permuted together by operands[0]; one output per operand",
+    ),
+    OpSig(
+        "top_k",
+        OpKind.OTHER,
+        1,
+        ("k", "axis"),
+        doc="lax.top_k: outputs (the k largest along axis, descending; their int indices)",
+    ),
+    OpSig(
+        "div_bcast",
+        OpKind.OTHER,
+        2,
+        ("shape", "broadcast_dimensions", "nonneg"),
+        doc="(x, d): x / broadcast_in_dim(d, shape, broadcast_dimensions), d the smaller operand",
+    ),
     # independent elementwise ops of one kind, run as one (see veil/ir/passes/batch.py)
-    OpSig("batch", OpKind.OTHER, -1, ("op", "arity", "member_attrs"),
-          doc="inputs: each member's operands in turn (arity each); one output per member; "
-              "member_attrs: the members' shared attributes as sorted (name, value) pairs"),
+    OpSig(
+        "batch",
+        OpKind.OTHER,
+        -1,
+        ("op", "arity", "member_attrs"),
+        doc="inputs: each member's operands in turn (arity each); one output per member; "
+        "member_attrs: the members' shared attributes as sorted (name, value) pairs",
+    ),
     # control flow
     OpSig("loop", OpKind.OTHER, -1, ("trip_count", "n_carries"), 1),
     OpSig("while", OpKind.OTHER, -1, ("n_carries",), 2),

@@ -3,7 +3,8 @@
 Order matters: dead code goes first (so unreachable code cannot raise errors), visibility must
 be known before secret control flow is rewritten (and is recomputed after), constants are folded
 before fixed-point typing looks for integer constant factors, and truncation fusion needs the
-`trunc_bits` that fixed-point typing sets. A final DCE drops what the other passes orphaned, and
+`trunc_bits` that fixed-point typing sets; deferred truncation then moves the truncations
+that feed only sign tests and zero-selects past them. A final DCE drops what the other passes orphaned, and
 round batching runs last: it only regroups ops that are final.
 """
 
@@ -19,6 +20,7 @@ from veil.ir.passes import (
     const_fold,
     cse,
     dce,
+    defer_trunc,
     fixed_point,
     fuse_trunc,
     secret_control,
@@ -43,6 +45,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("fixed_point", fixed_point.run),
     ("cse", cse.run),
     ("fuse_trunc", fuse_trunc.run),
+    ("defer_trunc", defer_trunc.run),
     ("dce", dce.run),
     ("batch", batch.run),
 )

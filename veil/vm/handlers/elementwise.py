@@ -162,6 +162,8 @@ def _select_n(m: Any, op: Op, args: list[Value]) -> list[Value]:
     which, cases = args[0], args[1:]
     if len(cases) == 1:
         return [cases[0]]
+    if len(cases) == 2 and op.attrs.get("trunc_bits"):  # see veil/ir/passes/defer_trunc.py
+        return [C.select_trunc(m.ctx, which, cases[1], cases[0], int(op.attrs["trunc_bits"]))]
     if len(cases) == 2:
         return [C.select(m.ctx, which, cases[1], cases[0])]
     diffs = [hr._sub(m.ctx, which, F.constant(m.ctx, i, (), INT)) for i in range(1, len(cases))]
