@@ -1,19 +1,24 @@
 """dot_general on HAL Values: transposes/reshapes to (batched) 2-D ring matmuls, one truncation.
 
 Cost: one protocol matmul (secret x secret) or none (public operand), plus one truncation of
-the output (not per product) when both sides are fixed point.
+the output (not per product) when both sides are fixed point. `dot_general_many` runs several
+independent requests (a `batch` op of dot_generals) with the rounds of one.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-from veil.dtypes import DType
+from veil.dtypes import DType, Visibility
 from veil.hal import ring as hr
+from veil.hal.layout import concat_flat, split_flat
 from veil.hal.shape import reshape, transpose
 from veil.hal.value import Value
+from veil.mpc import api
 from veil.mpc.context import ProtocolContext
 from veil.mpc.kernels import OperandKey
 
@@ -53,20 +58,27 @@ def _cache_keys(
     return key(x, xperm, xshape), key(y, yperm, yshape)
 
 
-def dot_general(
-    ctx: ProtocolContext,
-    x: Value,
-    y: Value,
-    contracting: tuple[Sequence[int], Sequence[int]],
-    batch: tuple[Sequence[int], Sequence[int]] = ((), ()),
-    trunc_bits: int | None = None,
-) -> Value:
-    """lax.dot_general: output dims = batch, lhs free, rhs free; truncated once by `trunc_bits`."""
-    lc, rc = [int(d) for d in contracting[0]], [int(d) for d in contracting[1]]
-    lb, rb = [int(d) for d in batch[0]], [int(d) for d in batch[1]]
+class Dot(NamedTuple):
+    """One dot_general request of `dot_general_many` (the arguments of `dot_general`)."""
+
+    x: Value
+    y: Value
+    contracting: tuple[Sequence[int], Sequence[int]]
+    batch: tuple[Sequence[int], Sequence[int]] = ((), ())
+    trunc_bits: int | None = None
+
+
+def _lower(
+    ctx: ProtocolContext, d: Dot
+) -> tuple[Value, Value, tuple[OperandKey | None, OperandKey | None] | None, list[int]]:
+    """The (batched) 2-D matmul of a request: transposed/reshaped operands, cache keys, and the
+    output shape (batch, lhs free, rhs free)."""
+    x, y = d.x, d.y
+    lc, rc = [int(i) for i in d.contracting[0]], [int(i) for i in d.contracting[1]]
+    lb, rb = [int(i) for i in d.batch[0]], [int(i) for i in d.batch[1]]
     nx, ny = len(x.shape), len(y.shape)
-    lf = [d for d in range(nx) if d not in lc and d not in lb]
-    rf = [d for d in range(ny) if d not in rc and d not in rb]
+    lf = [i for i in range(nx) if i not in lc and i not in lb]
+    rf = [i for i in range(ny) if i not in rc and i not in rb]
     bsz, m, kk, n = _prod(x.shape, lb), _prod(x.shape, lf), _prod(x.shape, lc), _prod(y.shape, rf)
     if kk != _prod(y.shape, rc) or bsz != _prod(y.shape, rb):
         raise ValueError(
@@ -79,11 +91,67 @@ def dot_general(
     else:
         xt, yt = reshape(ctx, xt, (m, kk)), reshape(ctx, yt, (kk, n))
     keys = _cache_keys(ctx, x, y, lb + lf + lc, rb + rc + rf, xt.shape, yt.shape)
-    out = hr._matmul(ctx, xt, yt, keys=keys or ())
-    shape = [x.shape[d] for d in lb] + [x.shape[d] for d in lf] + [y.shape[d] for d in rf]
-    out = reshape(ctx, out, shape)
-    bits = default_trunc_bits(ctx, x, y) if trunc_bits is None else int(trunc_bits)
+    shape = [x.shape[i] for i in lb] + [x.shape[i] for i in lf] + [y.shape[i] for i in rf]
+    return xt, yt, keys, shape
+
+
+def _bits(ctx: ProtocolContext, d: Dot) -> int:
+    return default_trunc_bits(ctx, d.x, d.y) if d.trunc_bits is None else int(d.trunc_bits)
+
+
+def dot_general(
+    ctx: ProtocolContext,
+    x: Value,
+    y: Value,
+    contracting: tuple[Sequence[int], Sequence[int]],
+    batch: tuple[Sequence[int], Sequence[int]] = ((), ()),
+    trunc_bits: int | None = None,
+) -> Value:
+    """lax.dot_general: output dims = batch, lhs free, rhs free; truncated once by `trunc_bits`."""
+    d = Dot(x, y, contracting, batch, trunc_bits)
+    xt, yt, keys, shape = _lower(ctx, d)
+    out = reshape(ctx, hr._matmul(ctx, xt, yt, keys=keys or ()), shape)
+    bits = _bits(ctx, d)
     return hr._trunc(ctx, out, bits) if bits else out
+
+
+def dot_general_many(ctx: ProtocolContext, dots: Sequence[Dot]) -> list[Value]:
+    """Several independent dot_generals with the rounds of one where the protocol allows.
+
+    The secret x secret products go to `matmul_ss_many` together (semi2k: every Beaver opening
+    in one message, the cache respected); other products run as in `dot_general` (local). The
+    truncations of secret results then run together, one call per (bits, fxp_bits, dtype)."""
+    raws: list[Value | None] = [None] * len(dots)
+    lowered = [(i, _lower(ctx, d)) for i, d in enumerate(dots) if d.x.is_secret and d.y.is_secret]
+    if lowered:
+        payloads = api.matmul_ss_many(
+            ctx,
+            [(xt.payload, yt.payload) for _, (xt, yt, _, _) in lowered],
+            [k for _, (_, _, k, _) in lowered],
+        )
+        for (i, (_, _, _, shape)), out in zip(lowered, payloads, strict=True):
+            x, y = dots[i].x, dots[i].y
+            flat = Value(
+                tuple(out.shape), hr._prod_dtype(x, y), Visibility.SECRET, x.fxp_bits + y.fxp_bits, out
+            )
+            raws[i] = reshape(ctx, flat, shape)
+    results: list[Value | None] = [None] * len(dots)
+    groups: dict[tuple[int, int, DType], list[int]] = defaultdict(list)
+    for i, d in enumerate(dots):
+        if raws[i] is None:
+            results[i] = dot_general(ctx, d.x, d.y, d.contracting, d.batch, d.trunc_bits)
+            continue
+        bits, raw = _bits(ctx, d), raws[i]
+        if bits:
+            groups[(bits, raw.fxp_bits, raw.dtype)].append(i)  # type: ignore[union-attr]
+        else:
+            results[i] = raw
+    for (bits, _, _), members in groups.items():
+        vals = [raws[i] for i in members]
+        cut = split_flat(hr._trunc(ctx, concat_flat(vals), bits), vals)  # type: ignore[arg-type]
+        for i, v in zip(members, cut, strict=True):
+            results[i] = v
+    return results  # type: ignore[return-value]
 
 
 def matmul(ctx: ProtocolContext, x: Value, y: Value) -> Value:

@@ -265,16 +265,20 @@ def _div_bcast(ins: list[TensorType], out: TensorType, attrs: _Attrs) -> str | N
 
 
 def _batch(ins: list[TensorType], outs: list[TensorType], attrs: _Attrs) -> str | None:
-    """Each member's operands and output must pass the member op's own rule."""
+    """Each member's operands and output must pass the member op's own rule (with its own
+    attributes from `each_attrs` where given: dot_general)."""
     op, arity = attrs["op"], attrs["arity"]
     sig = SIGNATURES.get(op)
-    if sig is None or sig.kind.value not in _KIND_RULES and op != "trunc":
-        return f"op={op!r} is not a batchable elementwise op"
+    if sig is None or sig.kind.value not in _KIND_RULES and op not in ("trunc", "dot_general", "select_n"):
+        return f"op={op!r} is not a batchable elementwise op, select_n or dot_general"
     if not is_int(arity, lo=1) or (sig.n_in >= 0 and arity != sig.n_in) or len(ins) != arity * len(outs):
         return f"arity={arity!r} does not split {len(ins)} inputs over {len(outs)} members"
     rule = _RULES.get(op) or _KIND_RULES[sig.kind.value]
-    member_attrs = dict(attrs["member_attrs"])
+    each = attrs.get("each_attrs")  # dot_general: the members' own attributes
+    if op == "dot_general" and (not isinstance(each, tuple) or len(each) != len(outs)):
+        return f"each_attrs must give one attribute tuple per member ({len(outs)})"
     for i, out in enumerate(outs):
+        member_attrs = dict(each[i] if each is not None else attrs["member_attrs"])
         problem = rule(ins[i * arity : (i + 1) * arity], out, member_attrs)
         if problem:
             return f"member {i} ({op}): {problem}"

@@ -3,13 +3,19 @@ member op runs once on them (one kernel call, the rounds of one op), and the res
 
 Members whose runtime fixed-point formats differ in a position (an untruncated product next
 to a truncated one) cannot share one call; they run one by one, on every party alike.
+dot_general members differ in shapes and dims (attributes in `each_attrs`): they run through
+`hal.linalg.dot_general_many`, which sends their Beaver openings together. select_n members with
+`trunc_bits` (fused selects, and truncations written as selects by the batch pass) run through
+`hal.compare.select_trunc_many`: one `bit_trunc_mixed_s` round on semi2k 2PC.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from veil.hal.compare import select_trunc_many
 from veil.hal.layout import concat_flat, split_flat
+from veil.hal.linalg import Dot, dot_general_many
 from veil.hal.value import Value
 from veil.ir.program import Op
 from veil.ir.program import Value as IRValue
@@ -25,11 +31,27 @@ def _flat(v: IRValue, n: int) -> IRValue:
     return IRValue(-1, TensorType((n,), t.dtype, t.vis, t.owner))
 
 
+def _dots(m: Any, op: Op, args: list[Value]) -> list[Value]:
+    """A batch of dot_generals: each member with its own attributes, run together."""
+    dots = []
+    for i, each in enumerate(op.attrs["each_attrs"]):
+        a = dict(each)
+        dots.append(
+            Dot(args[2 * i], args[2 * i + 1], a["contracting"], a.get("batch", ((), ())), a.get("trunc_bits"))
+        )
+    return dot_general_many(m.ctx, dots)
+
+
 def _batch(m: Any, op: Op, args: list[Value]) -> list[Value]:
     from veil.vm.dispatch import lookup  # dispatch imports the handler modules
 
+    if op.attrs["op"] == "dot_general":
+        return _dots(m, op, args)
     arity, n = op.attrs["arity"], len(op.outputs)
     rows = [args[i * arity : (i + 1) * arity] for i in range(n)]
+    bits = dict(op.attrs["member_attrs"]).get("trunc_bits")
+    if op.attrs["op"] == "select_n" and bits:  # fused selects and plain truncations, one round
+        return select_trunc_many(m.ctx, [(r[0], r[2], r[1]) for r in rows], int(bits))
     ir_rows = [op.inputs[i * arity : (i + 1) * arity] for i in range(n)]
     members = [_member(op, ir_rows[i], op.outputs[i]) for i in range(n)]
     handler = lookup(members[0])
