@@ -234,3 +234,23 @@ def test_args_per_party() -> None:
     assert run_parties(3, lambda link, a: a * 10 + link.rank, args_per_party=[1, 2, 3]) == [10, 21, 32]
     with pytest.raises(LinkError, match="args_per_party"):
         run_parties(3, lambda link, a: a, args_per_party=[1])
+
+
+def test_send_validates_like_the_wire_and_sizes_frames_exactly() -> None:
+    from veil.link.memory_frames import frame_size
+    from veil.link.wire import decode_frame, encode_frame
+
+    hub = MemoryHub(2)
+    with pytest.raises(LinkError, match="cannot be sent"):
+        hub.link(0).send(1, "t", np.zeros(2, np.complex128))
+    with pytest.raises(LinkError, match="tag"):
+        hub.link(0).send(1, "\ud800", np.zeros(2))
+    assert hub.link(0).stats.snapshot().online.msgs_sent == 0  # nothing counted for a refused send
+    big_endian = np.arange(6, dtype=">u4").reshape(2, 3)[:, ::2]  # also non-contiguous
+    for tag, arr in [("t", big_endian), ("é", np.zeros((0, 4), np.float32)), ("x", np.ones(3, U128))]:
+        hub.link(0).send(1, tag, arr)
+        got = hub.link(1).recv(0, tag)
+        want = decode_frame(encode_frame(tag, arr)).array
+        assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
+        assert got.flags.c_contiguous and got.flags.writeable
+        assert frame_size(tag, arr) == len(encode_frame(tag, arr))

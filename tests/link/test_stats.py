@@ -76,3 +76,16 @@ def test_job_stats_totals() -> None:
 def test_bad_rank() -> None:
     with pytest.raises(ValueError, match="rank"):
         LinkStats(3, 2)
+
+
+def test_mark_since_equals_snapshot_difference() -> None:
+    s = LinkStats(0, 2)
+    s.on_send(1, 10)
+    m, before = s.mark(), s.snapshot()
+    assert s.since(m) == StatsSnapshot()  # nothing moved: the zero delta
+    s.on_send(1, 7)
+    s.on_recv(1, 5, 4)
+    s.on_send(2, 3)  # the dealer: offline
+    s.on_recv(2, 11, 0)
+    assert s.since(m) == s.snapshot() - before
+    assert s.since(m).rounds == 4 - 1 and s.since(m).offline.bytes_recv == 11

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from veil.config import Field
 from veil.mpc import ring
-from veil.mpc.matmul import LIMB_BITS, MAX_EXACT_TERMS, matmul
+from veil.mpc.matmul import LIMB_BITS, MAX_EXACT_TERMS, SMALL_MACS, matmul
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -90,6 +90,7 @@ def test_all_ones_worst_case(field: Field) -> None:
     b = ring.full(field, (n, 2), -1)
     want = ring.full(field, (3, 2), n)  # (-1) * (-1) summed n times
     assert_ring_equal(matmul(a, b), want)
+    assert_ring_equal(matmul(a, b, method="limbs"), want)
     assert_ring_equal(matmul(a, b, max_terms=7), want)
 
 
@@ -118,7 +119,7 @@ def test_extreme_digits_at_exact_cap(field: Field, sa: int, sb: int) -> None:
     n = MAX_EXACT_TERMS
     a = extreme_digit_values(rng, field, (2, n), sa)
     b = extreme_digit_values(rng, field, (n, 3), sb)
-    assert_ring_equal(matmul(a, b), reference(a, b))
+    assert_ring_equal(matmul(a, b, method="limbs"), reference(a, b))
 
 
 def test_large_inner_dim_fm64() -> None:
@@ -126,6 +127,7 @@ def test_large_inner_dim_fm64() -> None:
     a = random_ring(rng, Field.FM64, (2, 3000))
     b = random_ring(rng, Field.FM64, (3000, 2))
     assert_ring_equal(matmul(a, b), reference(a, b))
+    assert_ring_equal(matmul(a, b, method="limbs"), reference(a, b))
     assert_ring_equal(matmul(a, b, max_terms=1000), reference(a, b))
 
 
@@ -134,7 +136,9 @@ def test_non_contiguous_inputs() -> None:
     for field in FIELDS:
         a = random_ring(rng, field, (6, 8))[:, ::2]
         b = random_ring(rng, field, (5, 4)).T
-        assert_ring_equal(matmul(a, b), reference(np.ascontiguousarray(a), np.ascontiguousarray(b)))
+        want = reference(np.ascontiguousarray(a), np.ascontiguousarray(b))
+        assert_ring_equal(matmul(a, b), want)
+        assert_ring_equal(matmul(a, b, method="limbs"), want)
 
 
 def test_errors() -> None:
@@ -149,3 +153,28 @@ def test_errors() -> None:
         matmul(a.astype(np.int64), np.zeros((3, 2), np.int64))
     with pytest.raises(ValueError, match="max_terms"):
         matmul(a, np.zeros((3, 2), np.uint64), max_terms=MAX_EXACT_TERMS + 1)
+
+
+@pytest.mark.parametrize("method", ["auto", "limbs", "int"])
+def test_methods_agree_around_the_small_threshold(method: str) -> None:
+    """Both sides of SMALL_MACS (and both forced paths), batched and not, match the reference."""
+    rng = np.random.default_rng(3)
+    side = round(SMALL_MACS ** (1 / 3))  # side^3 ~ SMALL_MACS
+    for a_shape, b_shape in [
+        ((side, side - 1), (side - 1, side)),  # just below: uint64 under "auto"
+        ((side + 8, side + 8), (side + 8, side + 8)),  # above: limbs under "auto"
+        ((2, 10, 30), (2, 30, 64)),  # batched both
+        ((3, 10, 30), (30, 64)),  # batched a only
+        ((455, 30), (30, 1)),
+    ]:
+        a = random_ring(rng, Field.FM64, a_shape, edges=True)
+        b = random_ring(rng, Field.FM64, b_shape, edges=True)
+        b_full = b if b.ndim == a.ndim else np.broadcast_to(b, a.shape[:-2] + b.shape)
+        assert_ring_equal(matmul(a, b, method=method), reference(a, b_full))
+
+
+def test_method_errors() -> None:
+    with pytest.raises(ValueError, match="method"):
+        matmul(np.zeros((2, 3), np.uint64), np.zeros((3, 2), np.uint64), method="blas")
+    with pytest.raises(ValueError, match="FM64"):
+        matmul(ring.zeros(Field.FM128, (2, 3)), ring.zeros(Field.FM128, (3, 2)), method="int")

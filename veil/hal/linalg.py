@@ -7,11 +7,10 @@ independent requests (a `batch` op of dot_generals) with the rounds of one.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import NamedTuple
-
-import numpy as np
 
 from veil.dtypes import DType, Visibility
 from veil.hal import ring as hr
@@ -31,7 +30,7 @@ def default_trunc_bits(ctx: ProtocolContext, x: Value, y: Value) -> int:
 
 
 def _prod(shape: Sequence[int], dims: Sequence[int]) -> int:
-    return int(np.prod([shape[d] for d in dims], dtype=np.int64))
+    return math.prod([shape[d] for d in dims])
 
 
 def _cache_keys(

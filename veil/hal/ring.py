@@ -146,8 +146,11 @@ def _binary(
 ) -> Value:
     """Run a binary op by visibility; `shape` defaults to the broadcast shape (elementwise ops)."""
     if shape is None:
-        shape = tuple(np.broadcast_shapes(x.shape, y.shape))
-        x, y = bcast(x, shape), bcast(y, shape)
+        if x.shape == y.shape:  # the common case: no broadcasting (np.broadcast_shapes ~2 us)
+            shape = tuple(x.shape)
+        else:
+            shape = tuple(np.broadcast_shapes(x.shape, y.shape))
+            x, y = bcast(x, shape), bcast(y, shape)
     if x.is_public and y.is_public:
         return Value(shape, dtype, PUBLIC, fxp_bits, plain(x.payload, y.payload))
     owner = _private_owner(x, y)
@@ -304,9 +307,11 @@ def _trunc_segments(ctx: ProtocolContext, x: Value, segments: tuple[tuple[int, i
     """Flat x cut into consecutive ((count, bits), ...) segments, each shifted by its own bits
     (fxp_bits unchanged: the caller sets them); one round where `has_trunc_segments`."""
     pieces = np.cumsum([0] + [c for c, _ in segments])
-    plain = lambda a: np.concatenate(  # noqa: E731
-        [R.rshift_arith(a[lo:hi], m) for lo, hi, (_, m) in zip(pieces[:-1], pieces[1:], segments)]
-    )
+
+    def plain(a: np.ndarray) -> np.ndarray:
+        parts = zip(pieces[:-1], pieces[1:], segments)
+        return np.concatenate([R.rshift_arith(a[lo:hi], m) for lo, hi, (_, m) in parts])
+
     return _unary(ctx, x, plain, lambda a: api.trunc_segments_s(ctx, a, segments))
 
 

@@ -7,6 +7,7 @@ Dynamic start indices must be PUBLIC; they are clamped like `jax.lax`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -28,7 +29,7 @@ def _map(x: Value, fn: Callable[[np.ndarray], np.ndarray], shape: Sequence[int])
 
 def reshape(ctx: ProtocolContext, x: Value, new_sizes: Sequence[int]) -> Value:
     shape = tuple(int(d) for d in new_sizes)
-    if int(np.prod(shape, dtype=np.int64)) != x.size:
+    if math.prod(shape) != x.size:
         raise ValueError(f"hal.reshape: cannot reshape {x.shape} to {shape}")
     return _map(x, lambda p: p.reshape(shape), shape)
 

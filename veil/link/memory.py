@@ -1,9 +1,12 @@
-"""In-process link: parties are threads of one process exchanging frames through a hub.
+"""In-process link: parties are threads of one process exchanging arrays through a hub.
 
-Frames go through `wire.encode_frame` / `decode_frame`, so the wire format is exercised and every
-receiver gets its own copy. Mailboxes are FIFO per (src, dst, tag). Every wait times out, and a
-party's `fail` wakes all waiters so that nobody hangs on a dead peer. `run_parties` runs a whole
-job (compute parties plus optional dealer) on threads and reports the root-cause error.
+A send validates the array as the wire format would and queues ONE owned little-endian C-order
+copy with its depth stamp (`veil.link.memory_frames`), so every receiver gets its own writable
+array, as after `decode_frame`, without encoding and parsing a byte frame per message (the gRPC
+link and tests/link/test_wire.py exercise the byte format; a shaper still sees the exact encoded
+frame size). Mailboxes are FIFO per (src, dst, tag). Every wait times out, and a party's `fail`
+wakes all waiters so that nobody hangs on a dead peer. `run_parties` runs a whole job (compute
+parties plus optional dealer) on threads and reports the root-cause error.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ import numpy as np
 from veil.errors import LinkError, LinkTimeoutError, PartyError, VeilError
 from veil.link.base import PeerClosedError, party_name
 from veil.link.collectives import CollectivesMixin
+from veil.link.memory_frames import frame_size, owned_copy
 from veil.link.shaper import Shaper
 from veil.link.stats import JobStats, LinkStats, StatsSnapshot, job_stats
-from veil.link.wire import decode_frame, encode_frame
 
 _Key = tuple[int, int, str]  # (src, dst, tag)
+_Item = tuple[int, np.ndarray]  # (depth stamp, owned array)
 
 
 class MemoryHub:
@@ -48,7 +52,7 @@ class MemoryHub:
         self.shaper = shaper
         self.nranks = world + (1 if with_dealer else 0)
         self._conds = [threading.Condition() for _ in range(self.nranks)]  # one per receiver
-        self._boxes: dict[_Key, deque[tuple[float, bytes]]] = {}
+        self._boxes: dict[_Key, deque[tuple[float, _Item]]] = {}
         self._lock = threading.Lock()
         self._failures: list[tuple[int | str, str]] = []  # (party name, reason), in time order
         self._failed: set[int | str] = set()
@@ -101,6 +105,8 @@ class MemoryHub:
 
     def raise_if_failed(self, rank: int) -> None:
         """PartyError for the earliest failure of another party (the root cause)."""
+        if not self._failures:  # the common case, without the lock (a list read is atomic)
+            return
         me = self.name(rank)
         with self._lock:
             failures = list(self._failures)
@@ -112,14 +118,18 @@ class MemoryHub:
 
     # -- mailboxes -------------------------------------------------------------------------------
 
-    def post(self, src: int, dst: int, tag: str, frame: bytes) -> None:
-        visible = self.shaper.schedule(src, dst, len(frame)) if self.shaper else 0.0
+    def post(self, src: int, dst: int, tag: str, item: _Item, frame_bytes: int) -> None:
+        """Queue `item` on (src, dst, tag); a shaper delays it as a frame of `frame_bytes`."""
+        visible = self.shaper.schedule(src, dst, frame_bytes) if self.shaper else 0.0
         cond = self._conds[dst]
         with cond:
-            self._boxes.setdefault((src, dst, tag), deque()).append((visible, frame))
+            box = self._boxes.get((src, dst, tag))
+            if box is None:
+                box = self._boxes[(src, dst, tag)] = deque()
+            box.append((visible, item))
             cond.notify_all()
 
-    def take(self, src: int, dst: int, tag: str) -> bytes:
+    def take(self, src: int, dst: int, tag: str) -> _Item:
         """Pop the oldest visible frame on (src, dst, tag), waiting at most `timeout` seconds."""
         deadline = time.monotonic() + self.timeout
         cond = self._conds[dst]
@@ -174,18 +184,17 @@ class MemoryLink(CollectivesMixin):
         self._check_peer(to, "send", tag)
         self.hub.raise_if_failed(self.rank)
         arr = np.asarray(array)
-        frame = encode_frame(tag, arr, self.stats.peek_stamp(to))
-        self.stats.on_send(to, arr.nbytes)
-        self.hub.post(self.rank, to, tag, frame)
+        payload = owned_copy(tag, arr)  # validates like encode_frame, before anything is counted
+        size = frame_size(tag, arr) if self.hub.shaper else 0
+        stamp = self.stats.on_send(to, arr.nbytes)
+        self.hub.post(self.rank, to, tag, (stamp, payload), size)
 
     def recv(self, frm: int, tag: str) -> np.ndarray:
         """The next array `frm` sent under `tag` (FIFO); times out, or raises PartyError."""
         self._check_peer(frm, "recv", tag)
-        frame = decode_frame(self.hub.take(frm, self.rank, tag))
-        if frame.tag != tag:
-            raise LinkError(f"party {self.rank}: frame tag '{frame.tag}' in mailbox of '{tag}'")
-        self.stats.on_recv(frm, frame.array.nbytes, frame.depth)
-        return frame.array
+        depth, array = self.hub.take(frm, self.rank, tag)
+        self.stats.on_recv(frm, array.nbytes, depth)
+        return array
 
     def fail(self, reason: str) -> None:
         """Mark this party failed: every pending or later recv elsewhere raises PartyError."""

@@ -88,6 +88,9 @@ def job_stats(snapshots: Mapping[int, StatsSnapshot]) -> JobStats:
     return JobStats(rounds, online.bytes_sent, offline.bytes_sent, online.msgs_sent, offline.msgs_sent)
 
 
+_ZERO = StatsSnapshot()
+
+
 class LinkStats:
     """Counters of one party. Links call `on_send` / `on_recv`; protocols read `snapshot()`.
 
@@ -105,8 +108,9 @@ class LinkStats:
     def reset(self) -> None:
         """Zero all counters and the round clock (call on every party at the same point)."""
         with self._lock:
-            self._online = Counters()
-            self._offline = Counters()
+            # plain ints, not Counters: one send or recv must not build dataclasses (hot path)
+            self._on = [0, 0, 0, 0]  # online bytes_sent, bytes_recv, msgs_sent, msgs_recv
+            self._off = [0, 0, 0, 0]  # offline, same layout
             self._clock = 0
             self._max_stamp = 0
 
@@ -122,22 +126,32 @@ class LinkStats:
     def on_send(self, peer: int, nbytes: int) -> int:
         """Count a message to `peer`; return the depth stamp to put on its frame (0 if offline)."""
         with self._lock:
-            if self.is_offline(peer):
-                self._offline = self._offline + Counters(bytes_sent=nbytes, msgs_sent=1)
+            if self.rank == self.world or peer == self.world:
+                c = self._off
+                c[0] += nbytes
+                c[2] += 1
                 return 0
-            self._online = self._online + Counters(bytes_sent=nbytes, msgs_sent=1)
+            c = self._on
+            c[0] += nbytes
+            c[2] += 1
             stamp = self._clock + 1
-            self._max_stamp = max(self._max_stamp, stamp)
+            if stamp > self._max_stamp:
+                self._max_stamp = stamp
             return stamp
 
     def on_recv(self, peer: int, nbytes: int, depth: int) -> None:
         """Count a message from `peer` carrying `depth`; online receives advance the clock."""
         with self._lock:
-            if self.is_offline(peer):
-                self._offline = self._offline + Counters(bytes_recv=nbytes, msgs_recv=1)
+            if self.rank == self.world or peer == self.world:
+                c = self._off
+                c[1] += nbytes
+                c[3] += 1
                 return
-            self._online = self._online + Counters(bytes_recv=nbytes, msgs_recv=1)
-            self._clock = max(self._clock, depth)
+            c = self._on
+            c[1] += nbytes
+            c[3] += 1
+            if depth > self._clock:
+                self._clock = depth
 
     @property
     def rounds(self) -> int:
@@ -145,9 +159,23 @@ class LinkStats:
         with self._lock:
             return max(self._clock, self._max_stamp)
 
+    def mark(self) -> tuple[int, ...]:
+        """A raw reading of every counter, for `since` (cheaper than a snapshot: no dataclasses)."""
+        with self._lock:
+            return (*self._on, *self._off, max(self._clock, self._max_stamp))
+
+    def since(self, mark: tuple[int, ...]) -> StatsSnapshot:
+        """`snapshot() - (snapshot at mark)`, built once; the shared zero delta if nothing moved
+        (most VM ops are local: this runs after every op when per-op statistics are on)."""
+        now = self.mark()
+        if now == mark:
+            return _ZERO
+        d = [a - b for a, b in zip(now, mark)]
+        return StatsSnapshot(Counters(*d[0:4]), Counters(*d[4:8]), d[8])
+
     def snapshot(self) -> StatsSnapshot:
         with self._lock:
-            return StatsSnapshot(self._online, self._offline, max(self._clock, self._max_stamp))
+            return StatsSnapshot(Counters(*self._on), Counters(*self._off), max(self._clock, self._max_stamp))
 
     def __repr__(self) -> str:
         return f"LinkStats(rank={self.rank}, world={self.world}, {self.snapshot().as_dict()})"

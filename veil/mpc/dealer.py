@@ -19,6 +19,7 @@ ever holds a second full-size copy.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,7 +71,17 @@ def sub_shares(a: np.ndarray, b: np.ndarray, xor: bool) -> np.ndarray:
 
 def uint_dtype(bits: int) -> np.dtype:
     """The share container of Z_2^bits for bits in {8, 16, 32, 64, 128}."""
-    return ring.U128 if bits == 128 else np.dtype(f"uint{bits}")
+    dt = _UINT_DTYPES.get(bits)
+    return dt if dt is not None else np.dtype(f"uint{bits}")  # (an error for other widths)
+
+
+_UINT_DTYPES = {
+    8: np.dtype(np.uint8),
+    16: np.dtype(np.uint16),
+    32: np.dtype(np.uint32),
+    64: np.dtype(np.uint64),
+    128: ring.U128,
+}
 
 
 @dataclass
@@ -215,7 +226,7 @@ class Corr:
         return chunk
 
     def _take(self, dt: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-        size = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        size = math.prod(shape) * dt.itemsize
         return np.array(self._take_bytes(size)).view(dt).reshape(shape)  # one aligned copy
 
     def adjust_bytes(self) -> np.ndarray:
@@ -241,7 +252,9 @@ class Corr:
 
 
 def _shape(shape: Any) -> tuple[int, ...]:
-    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(map(int, shape))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ import numpy as np
 
 from veil.mpc.prg import StreamSlice
 
-CHUNK_BYTES = 1 << 20  # working-set target of chunked expansion (dealer adjust, lazy reads)
+CHUNK_BYTES = 1 << 18  # working-set target of chunked expansion (dealer adjust, lazy reads);
+# 256 KB, not 1 MB: buffers above glibc's mmap threshold are mapped and page-faulted afresh on
+# every chunk (LR example: ~28K fewer minor faults per run, ~0.1 s of system time)
 
 
 class Lazy:

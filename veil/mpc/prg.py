@@ -13,7 +13,9 @@ counter. Large correlations use it to expand their shares chunk by chunk instead
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +31,7 @@ from veil.mpc import ring
 
 KEY_BYTES = 32
 _BLOCK = 16
+_LITTLE = sys.byteorder == "little"
 TAG_X25519 = "prg.x25519"
 TAG_PUBLIC = "prg.public"
 
@@ -76,26 +79,25 @@ class AesCtrStream:
 
     def uint(self, shape: int | tuple[int, ...], dtype: np.dtype | type = np.uint64) -> np.ndarray:
         """Uniform unsigned integers (uint8/16/32/64) of the given shape."""
-        dt = np.dtype(dtype)
+        dt = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         if dt.kind != "u":
             raise TypeError(f"AesCtrStream.uint: dtype must be unsigned (uint8..uint64), got {dt}")
         shape_t = (shape,) if isinstance(shape, int) else tuple(shape)
-        numel = int(np.prod(shape_t, dtype=np.int64))
-        return (
-            self._draw(numel * dt.itemsize).view(dt.newbyteorder("<")).astype(dt, copy=False).reshape(shape_t)
-        )
+        raw = self._draw(math.prod(shape_t) * dt.itemsize)
+        if _LITTLE and dt.isnative:  # the keystream's byte order already: a view, no conversion
+            return raw.view(dt).reshape(shape_t)
+        return raw.view(dt.newbyteorder("<")).astype(dt, copy=False).reshape(shape_t)
 
     def ring(self, field: Field, shape: int | tuple[int, ...]) -> np.ndarray:
         """Uniform elements of Z_2^k (every bit independent and uniform) of the given shape."""
         dt = ring.ring_dtype(field)
         shape_t = (shape,) if isinstance(shape, int) else tuple(shape)
-        numel = int(np.prod(shape_t, dtype=np.int64))
-        return self._draw(numel * dt.itemsize).view(dt).reshape(shape_t)
+        return self._draw(math.prod(shape_t) * dt.itemsize).view(dt).reshape(shape_t)
 
     def bits(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Uniform 0/1 values as uint8 (8 bits from each byte drawn)."""
         shape_t = (shape,) if isinstance(shape, int) else tuple(shape)
-        numel = int(np.prod(shape_t, dtype=np.int64))
+        numel = math.prod(shape_t)
         raw = self._draw((numel + 7) // 8)
         return np.unpackbits(raw, count=numel, bitorder="little").reshape(shape_t)
 

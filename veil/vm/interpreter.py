@@ -89,7 +89,7 @@ class Machine:
         # leaf ops at any depth are measured; control ops are the sum of what they contain
         measure = self.on_op is not None and not op.regions
         if measure:
-            before, t0 = self.ctx.link.stats.snapshot(), time.perf_counter()
+            before, t0 = self.ctx.link.stats.mark(), time.perf_counter()
         try:
             outs = handler(self, op, args)
         except VeilError:
@@ -105,8 +105,8 @@ class Machine:
             )
         outs = [conform(self.ctx, o, v.type, op) for o, v in zip(outs, op.outputs)]
         if measure and self.on_op is not None:
-            delta = self.ctx.link.stats.snapshot() - before
-            self.on_op(_reported(op), time.perf_counter() - t0, delta)
+            secs = time.perf_counter() - t0
+            self.on_op(_reported(op), secs, self.ctx.link.stats.since(before))
         return outs
 
 
@@ -119,22 +119,26 @@ def _reported(op: Op) -> Op:
 
 def conform(ctx: ProtocolContext, x: Value, t: TensorType, op: Op) -> Value:
     """Check a result against its declared type; share PUBLIC results declared SECRET (free)."""
-    where = f"op '{op.opcode}'{f' at {op.loc}' if op.loc else ''} on party {ctx.rank}"
-    if x.payload is not None and tuple(x.payload.shape) != tuple(x.shape):
+    shape = tuple(x.shape)
+    if x.payload is not None and x.payload.shape != shape:
         raise VeilError(
-            f"vm: {where} produced a payload of shape {x.payload.shape} for a value of shape {x.shape} "
-            "(a handler bug)"
+            f"vm: {_where(op, ctx)} produced a payload of shape {x.payload.shape} for a value of shape "
+            f"{x.shape} (a handler bug)"
         )
-    if tuple(x.shape) != tuple(t.shape):
+    if shape != tuple(t.shape):
         raise VeilError(
-            f"vm: {where} produced shape {x.shape}, its IR type says {t.shape} (a compiler or handler bug)"
+            f"vm: {_where(op, ctx)} produced shape {x.shape}, its IR type says {t.shape} "
+            "(a compiler or handler bug)"
         )
     if x.dtype is not t.dtype:
         if DType.FXP in (x.dtype, t.dtype):
-            raise VeilError(f"vm: {where} produced dtype {x.dtype.value}, its IR type says {t.dtype.value}")
+            raise VeilError(
+                f"vm: {_where(op, ctx)} produced dtype {x.dtype.value}, its IR type says {t.dtype.value}"
+            )
         x = hr.make(x, x.payload, dtype=t.dtype)
     if x.vis is t.vis and x.owner == t.owner:
         return x
+    where = _where(op, ctx)
     if t.vis is Visibility.SECRET:
         return hr.to_secret(ctx, x)
     if t.vis is Visibility.PRIVATE and x.is_public:
@@ -143,6 +147,11 @@ def conform(ctx: ProtocolContext, x: Value, t: TensorType, op: Op) -> Value:
         f"vm: {where} produced a {x.vis.value} value where the IR says {t}; the visibility pass "
         "and the runtime disagree (a compiler bug: please report with the program dump)"
     )
+
+
+def _where(op: Op, ctx: ProtocolContext) -> str:
+    """Op and party, for error messages (built only when one is raised: conform runs per op)."""
+    return f"op '{op.opcode}'{f' at {op.loc}' if op.loc else ''} on party {ctx.rank}"
 
 
 def run_program(

@@ -76,8 +76,15 @@ def test_packing_roundtrip() -> None:
         keep = x.copy()
         planes = C.planes_from_ring(x)
         assert (planes == C.pack(np.ascontiguousarray(ring.bit_decompose(x).T))).all()
+        planes_keep = planes.copy()
         back = C.ring_from_planes(planes, n, Field.FM64)
-        assert (x == keep).all() and (back == x).all()
+        assert (x == keep).all() and (back == x).all() and (planes == planes_keep).all()
+    for n in (1, 8, 13):  # FM128 too, and its planes are not mutated either (nb == 1 included)
+        x = uniform(rng, Field.FM128, (n,))
+        planes = C.planes_from_ring(x)
+        planes_keep = planes.copy()
+        assert_ring_equal(C.ring_from_planes(planes, n, Field.FM128), x)
+        assert (planes == planes_keep).all()
     bits = rng.integers(0, 2, (3, 19), dtype=np.uint8)
     assert (C.unpack(C.pack(bits), 19) == bits).all()
 
@@ -90,6 +97,11 @@ def test_circuits_in_the_clear(field: Field) -> None:
     assert_ring_equal(simulate(D.MSB, x), ring.msb(x))
     assert_ring_equal(simulate(D.EQZ, x), bits01(field, ring.equal(x, ring.zeros(field, x.shape))))
     assert_ring_equal(simulate(D.A2B, x), x)
+
+
+def _vm(x: np.ndarray | None) -> np.ndarray | None:
+    """(groups, rows, nb) -> the variable-major (rows, groups, nb) layout of `run_xor`."""
+    return None if x is None else np.ascontiguousarray(x.transpose(1, 0, 2))
 
 
 def test_xor_expansion_exhaustive() -> None:
@@ -105,10 +117,10 @@ def test_xor_expansion_exhaustive() -> None:
     secrets = np.concatenate([C.pack(s), np.zeros((65, a.shape[2]), np.uint8)])
     level = C.Level(f, np.arange(8)[None, :], 8, 0, ())
     prods = C.dealer_products(level, secrets, v.shape[1])[level.live_pos]  # one group, all live
-    col = {sub: i for i, sub in enumerate(f.subsets)}
     for prog, bb in ((programs.xor_program(f, True), None), (programs.xor_program(f, False), b)):
-        got = programs.run_xor(prog, a, bb, secrets[level.slot_index(64)], prods, col, True)[0]
-        out = C.unpack(got, v.shape[1])
+        args = (_vm(a), _vm(bb), _vm(secrets[level.slot_index(64)]), _vm(prods))
+        got = programs.run_xor(prog, *args, True)
+        out = C.unpack(got[:, 0], v.shape[1])
         g, p = v[0::2], v[1::2]
         want_g = g[3] | (p[3] & g[2]) | (p[3] & p[2] & g[1]) | (p[3] & p[2] & p[1] & g[0])
         assert (out[0] == want_g).all() and (out[1] == (p[0] & p[1] & p[2] & p[3])).all()

@@ -47,7 +47,8 @@ def planes_from_ring(x: np.ndarray) -> np.ndarray:
     """Ring array (any shape) -> its k bit planes (k, nbytes), bit 0 first, elements flattened.
 
     Each block of 8 elements and byte position B is an 8x8 bit matrix (element, bit); its
-    transpose is the block's byte in planes 8B..8B+7, so 3 word operations do 64 bits.
+    transpose is the block's byte in planes 8B..8B+7, so 3 word operations do 64 bits. All byte
+    positions go through one `_transpose8` call (few numpy calls: this runs per comparison).
     """
     flat = np.ascontiguousarray(x).reshape(-1)
     kb = ring.field_of(flat).bits // 8
@@ -55,22 +56,22 @@ def planes_from_ring(x: np.ndarray) -> np.ndarray:
     raw = flat.view(np.uint8)
     if flat.size % 8:
         raw = np.concatenate([raw, np.zeros((nb * 8 - flat.size) * kb, np.uint8)])
-    blocks = raw.reshape(nb, 8, kb)  # (block, element, byte)
-    out = np.empty((8 * kb, nb), np.uint8)
-    for byte in range(kb):
-        words = _transpose8(np.array(blocks[:, :, byte], order="C").view(np.uint64).reshape(nb))  # a copy
-        out[8 * byte : 8 * byte + 8] = words.view(np.uint8).reshape(nb, 8).T
-    return out
+    # (block, element, byte) -> (byte, block, element): one uint64 word per (byte, block)
+    # (always a copy: `_transpose8` works in place, and with nb == 1 the view may look contiguous)
+    words = np.array(raw.reshape(nb, 8, kb).transpose(2, 0, 1), order="C").view(np.uint64).reshape(kb, nb)
+    bits = _transpose8(words).view(np.uint8).reshape(kb, nb, 8)  # (byte, block, bit of that byte)
+    return np.ascontiguousarray(bits.transpose(0, 2, 1)).reshape(8 * kb, nb)
 
 
 def ring_from_planes(planes: np.ndarray, numel: int, field: Field) -> np.ndarray:
     """Inverse of `planes_from_ring`: (k, nbytes) -> flat ring array (numel,)."""
     kb = Field(field).bits // 8
     nb = nbytes_of(numel)
-    out = np.empty((nb, 8, kb), np.uint8)
-    for byte in range(kb):
-        words = np.array(planes[8 * byte : 8 * byte + 8, :nb].T, order="C").view(np.uint64).reshape(nb)
-        out[:, :, byte] = _transpose8(words).view(np.uint8).reshape(nb, 8)
+    # (byte, bit, block) -> (byte, block, bit): one uint64 word per (byte, block)
+    grid = planes[: 8 * kb, :nb].reshape(kb, 8, nb).transpose(0, 2, 1)
+    words = np.array(grid, order="C").view(np.uint64).reshape(kb, nb)  # a copy: never touch `planes`
+    elems = _transpose8(words).view(np.uint8).reshape(kb, nb, 8)  # (byte, block, element)
+    out = np.ascontiguousarray(elems.transpose(1, 2, 0))  # (block, element, byte)
     return out.reshape(-1).view(ring.ring_dtype(field))[: int(numel)]
 
 

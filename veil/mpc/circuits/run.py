@@ -21,7 +21,8 @@ from veil.mpc.circuits.plan import Level
 from veil.mpc.circuits.planes import CHUNK, ONES, chunks, nbytes_of, ring_from_bits, ring_from_small, unpack
 from veil.mpc.lazy import Lazy, rows_of
 
-ARITH_CHUNK = 1 << 12  # elements per chunk of an arithmetic level (its working set is ~50 words each)
+ARITH_CHUNK = 1 << 11  # elements per chunk of an arithmetic level (its working set is ~50 words each:
+# ~800 KB a chunk; 4096 elements made ~1.6 MB temporaries, each one fresh mmapped pages)
 
 
 # ---------------------------------------------------------------------------- dealer products
@@ -138,9 +139,10 @@ def _run_xor(
 ) -> np.ndarray:
     f, nb = level.formula, data.shape[1]
     slot_idx, live_pos = level.slot_index(data.shape[0]), level.live_pos
-    col = {s: i for i, s in enumerate(f.subsets)}
+    # index arrays transposed (variable-major): gathering with them gives the contiguous
+    # (variable, group, byte) blocks `run_xor` wants, in the same single fancy-indexing copy
     patterns = [
-        (Pg.xor_program(f, b_in is None, pat), gs, level.resolved_src[gs], slot_idx[gs], live_pos[gs])
+        (Pg.xor_program(f, b_in is None, pat), gs, level.resolved_src[gs].T, slot_idx[gs].T, live_pos[gs].T)
         for pat, gs in _pad_patterns(level)
     ]
     out = np.empty((level.groups, len(f.outputs), nb), np.uint8)
@@ -150,10 +152,11 @@ def _run_xor(
         b_all = None if b_in is None else b_in[:, blo:bhi]
         secrets = np.concatenate([sh.masks[:, blo:bhi], data[:, blo:bhi], np.zeros((1, bhi - blo), np.uint8)])
         live = np.concatenate([sh.prods[:, blo:bhi], np.zeros((1, bhi - blo), np.uint8)])
-        for prog, gs, src, sidx, lpos in patterns:
-            b = None if b_all is None else b_all[src]
+        for prog, gs, src_t, sidx_t, lpos_t in patterns:
+            b = None if b_all is None else b_all[src_t]
             # dead products (-1) read the appended zero row of `live`
-            out[gs, :, blo:bhi] = Pg.run_xor(prog, a_all[src], b, secrets[sidx], live[lpos], col, lead)
+            res = Pg.run_xor(prog, a_all[src_t], b, secrets[sidx_t], live[lpos_t], lead)
+            out[gs, :, blo:bhi] = res.transpose(1, 0, 2)
     if level.through.any():  # identity groups: forward the input shares, nothing was opened
         out[level.through] = prev[level.src[level.through][:, list(f.through)]]  # type: ignore[index]
     return out.reshape(out.shape[0] * out.shape[1], nb)

@@ -16,6 +16,7 @@ tables live for one run (the party's context, the dealer's serve loop).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -218,7 +219,7 @@ def _promote(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _batch(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape[:-2], dtype=np.int64)) if len(shape) > 2 else 1
+    return math.prod(shape[:-2]) if len(shape) > 2 else 1
 
 
 def matmul_ss_cached(
@@ -333,7 +334,7 @@ def _dealer_side(
     orig = [0] * len(perm)
     for i, p in enumerate(perm):
         orig[p] = op_shape[i]
-    numel = int(np.prod(orig, dtype=np.int64))
+    numel = math.prod(orig)
     if mode == FILL:
         s = c.rand(dt, tuple(orig))
         if table is None:
@@ -358,7 +359,7 @@ def cached_cost(
     """(rounds, online, offline bytes): a hit opens nothing for its operand; offline as matmul_ss."""
     a2 = (1, *shape_a) if len(shape_a) == 1 else tuple(shape_a)
     b2 = (*shape_b, 1) if len(shape_b) == 1 else tuple(shape_b)
-    size = lambda s: int(np.prod(s, dtype=np.int64))  # noqa: E731
+    size = math.prod
     opened = (0 if hit_a else size(a2)) + (0 if hit_b else size(b2))
     out = max(size(a2[:-2]), size(b2[:-2])) * a2[-2] * b2[-1]
     return int(opened > 0), n * (n - 1) * opened * k // 8, dealer.REQ_BYTES + out * k // 8
