@@ -154,7 +154,9 @@ def _coerce_enums(obj: Any) -> None:
             continue
         try:
             if isinstance(value, str):
-                coerced = next(m for m in enum_type if value.lower() in (m.name.lower(), str(m.value).lower()))
+                coerced = next(
+                    m for m in enum_type if value.lower() in (m.name.lower(), str(m.value).lower())
+                )
             else:
                 coerced = enum_type(value)
         except (StopIteration, ValueError):

@@ -1,6 +1,6 @@
 """Render docs/ops.md, the op support matrix, by running the conformance table.
 
-    .venv/bin/python -m tests.conformance.gen_docs [--configs semi2k2-FM64,aby3-FM64]
+.venv/bin/python -m tests.conformance.gen_docs [--configs semi2k2-FM64,aby3-FM64]
 """
 
 from __future__ import annotations

@@ -116,7 +116,15 @@ TABLE: list[Rec] = [
     Rec("logical_or_not", lambda a, b: jnp.logical_or(a > 0, ~(b > 0)), (V, V), family="compare"),
     # integers
     Rec("int_add_mul", lambda a, b: a * b + a, (V, V), ints=True, low=-50, high=50, family="integer"),
-    Rec("int_to_float", lambda a: a.astype(jnp.float32) * 0.5, (V,), ints=True, low=-50, high=50, family="integer"),
+    Rec(
+        "int_to_float",
+        lambda a: a.astype(jnp.float32) * 0.5,
+        (V,),
+        ints=True,
+        low=-50,
+        high=50,
+        family="integer",
+    ),
     Rec("float_to_int", lambda a: a.astype(jnp.int32), (V,), low=-9.5, high=9.5, family="integer"),
     # linear algebra
     Rec("matmul", jnp.matmul, ((3, 5), (5, 4)), family="linalg"),
@@ -125,7 +133,9 @@ TABLE: list[Rec] = [
     Rec("batched_matmul", jnp.matmul, ((2, 3, 5), (2, 5, 4)), family="linalg"),
     Rec("einsum_bij_jk", lambda a, b: jnp.einsum("bij,jk->bik", a, b), ((2, 3, 5), (5, 4)), family="linalg"),
     Rec("outer", jnp.outer, ((3,), (4,)), family="linalg"),
-    Rec("matmul_public_weight", lambda x: x @ jnp.arange(20.0).reshape(5, 4) / 10, ((3, 5),), family="linalg"),
+    Rec(
+        "matmul_public_weight", lambda x: x @ jnp.arange(20.0).reshape(5, 4) / 10, ((3, 5),), family="linalg"
+    ),
     # shapes
     Rec("reshape", lambda x: x.reshape(4, 6), (B,), family="shape"),
     Rec("transpose", lambda x: jnp.transpose(x, (2, 0, 1)), (B,), family="shape"),
@@ -139,7 +149,12 @@ TABLE: list[Rec] = [
     Rec("pad", lambda x: jnp.pad(x, ((1, 0), (0, 2))), (M,), family="shape"),
     Rec("tile", lambda x: jnp.tile(x, (2, 1)), (M,), family="shape"),
     Rec("dynamic_slice", lambda x: lax.dynamic_slice(x, (1, 1), (2, 2)), (M,), family="shape"),
-    Rec("dynamic_update_slice", lambda x, u: lax.dynamic_update_slice(x, u, (1, 2)), (M, (2, 2)), family="shape"),
+    Rec(
+        "dynamic_update_slice",
+        lambda x, u: lax.dynamic_update_slice(x, u, (1, 2)),
+        (M, (2, 2)),
+        family="shape",
+    ),
     Rec("gather_index", lambda x: x[jnp.array([2, 0, 2])], (M,), family="indexing"),
     Rec("take_along", lambda x: jnp.take(x, jnp.array([3, 1]), axis=1), (M,), family="indexing"),
     Rec("scatter_add", lambda x, u: x.at[jnp.array([0, 2, 0])].add(u), (V, (3,)), family="indexing"),
@@ -176,8 +191,16 @@ TABLE: list[Rec] = [
     Rec("top_k", lambda x: lax.top_k(x, 3), ((3, 8),), family="sort"),
     Rec("max_rows_of_100", lambda x: jnp.max(x, axis=1), ((2, 100),), family="reduce"),
     Rec("cumlogsumexp", lambda x: lax.cumlogsumexp(x, axis=1), (M,), family="reduce", atol=1e-2),
-    Rec("div_by_row_sum", lambda x: x / jnp.sum(x, axis=1, keepdims=True), (M,), low=0.5, high=3.0,
-        family="reduce", atol=5e-3, rtol=5e-3),
+    Rec(
+        "div_by_row_sum",
+        lambda x: x / jnp.sum(x, axis=1, keepdims=True),
+        (M,),
+        low=0.5,
+        high=3.0,
+        family="reduce",
+        atol=5e-3,
+        rtol=5e-3,
+    ),
 ]
 
 

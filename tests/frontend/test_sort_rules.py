@@ -52,7 +52,11 @@ def test_softmax_division_is_broadcast() -> None:
 
 @pytest.mark.parametrize(
     "fn",
-    [lambda x, s: x / s[:, None], lambda x, s: x / jnp.broadcast_to(s[:, None], x.shape), lambda x, s: x / s[0]],
+    [
+        lambda x, s: x / s[:, None],
+        lambda x, s: x / jnp.broadcast_to(s[:, None], x.shape),
+        lambda x, s: x / s[0],
+    ],
     ids=["implicit", "explicit_broadcast", "scalar"],
 )
 def test_broadcast_divisors(fn) -> None:  # type: ignore[no-untyped-def]

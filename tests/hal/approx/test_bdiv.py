@@ -43,7 +43,9 @@ def test_cheaper_than_elementwise_division_in_as_many_rounds() -> None:
     x = RNG.uniform(0, 1, size=(8, 100))
     s = x.sum(axis=1, keepdims=True)
     fast = run(cfg, _bdiv, secret(x), secret(s))
-    slow = run(cfg, lambda c, a, b: f_div(c, a, broadcast_in_dim(c, b, a.shape, (0, 1))), secret(x), secret(s))
+    slow = run(
+        cfg, lambda c, a, b: f_div(c, a, broadcast_in_dim(c, b, a.shape, (0, 1))), secret(x), secret(s)
+    )
     np.testing.assert_allclose(fast.outputs[0], slow.outputs[0], atol=4 * 2.0**-cfg.f, rtol=1e-4)
     assert max_rounds(fast) == max_rounds(slow) == 17
     assert bytes_per_elem(fast, x.size) < 0.15 * bytes_per_elem(slow, x.size)

@@ -143,7 +143,9 @@ def _tile(ctx: Lowering, eqn: Any, ins: list[Value]) -> list[Value]:
     x = ctx.reshape(x, (1,) * (len(reps) - x.type.ndim) + x.type.shape)
     wide = tuple(d for r, n in zip(reps, x.type.shape) for d in (r, n))
     dims = tuple(2 * i + 1 for i in range(len(reps)))
-    b = ctx.emit("broadcast_in_dim", [x], [x.type.with_shape(wide)], {"shape": wide, "broadcast_dimensions": dims})
+    b = ctx.emit(
+        "broadcast_in_dim", [x], [x.type.with_shape(wide)], {"shape": wide, "broadcast_dimensions": dims}
+    )
     return [ctx.reshape(b[0], out_shape(eqn))]
 
 

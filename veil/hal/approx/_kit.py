@@ -174,7 +174,10 @@ def trunc_mixed(ctx: ProtocolContext, pairs: Sequence[tuple[Value, int]]) -> lis
         rest = iter(trunc_mixed(ctx, [(v, sh) for v, sh in pairs if sh]))
         return [v if sh == 0 else next(rest) for v, sh in pairs]
     if ctx.config.protocol is ProtocolKind.REF2K:
-        pairs = [(hr._add(ctx, v, pub_int(ctx, 1 << (sh - 1), ()), dtype=v.dtype, fxp_bits=v.fxp_bits), sh) for v, sh in pairs]
+        pairs = [
+            (hr._add(ctx, v, pub_int(ctx, 1 << (sh - 1), ()), dtype=v.dtype, fxp_bits=v.fxp_bits), sh)
+            for v, sh in pairs
+        ]
     vals = [hr.to_secret(ctx, v) for v, _ in pairs]
     flat = hr._trunc_segments(ctx, concat_flat(vals), tuple((v.size, sh) for v, (_, sh) in zip(vals, pairs)))
     return [
