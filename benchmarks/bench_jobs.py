@@ -36,9 +36,11 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import logit_regression as lr  # noqa: E402
 import mlp_breast_cancer as mlp  # noqa: E402
+from peak_memory import PeakRSS  # noqa: E402
 
 import veil  # noqa: E402
 from veil.bench.spu_side import ensure_venv, run_script  # noqa: E402
@@ -122,14 +124,15 @@ def _job(name: str) -> tuple[Any, tuple, dict, Any]:
 def run_veil(name: str, repeat: int) -> dict:
     """veil's row for one job: compile s, median run s, bytes, rounds, quality."""
     f, args, kwargs, quality = _job(name)
-    t0 = time.perf_counter()
-    f.compile(*args, **kwargs)
-    compile_s = time.perf_counter() - t0
-    times, out = [], None
-    for _ in range(repeat):
+    with PeakRSS() as mem:  # compile and every run, as on SPU's side
         t0 = time.perf_counter()
-        out = f(*args, **kwargs)
-        times.append(time.perf_counter() - t0)
+        f.compile(*args, **kwargs)
+        compile_s = time.perf_counter() - t0
+        times, out = [], None
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            out = f(*args, **kwargs)
+            times.append(time.perf_counter() - t0)
     st = f.stats
     if name == "lr":  # veil's per-op table, next to SPU's (run_spu_jobs.py --profile-out)
         (RESULTS / "veil_lr_profile.txt").write_text(st.table() + "\n")
@@ -144,6 +147,7 @@ def run_veil(name: str, repeat: int) -> dict:
         "party0_bytes": st.party0_bytes,
         "offline_bytes": st.offline_bytes,
         "rounds": st.rounds,
+        "peak_mb": mem.delta_mb,
     }
     row.update(quality(out))
     return row
@@ -197,6 +201,11 @@ def compare(veil_rows: list[dict], spu_rows: list[dict], measured: bool) -> list
                 "veil_run_s": _r(v["run_s"]),
                 "spu_run_s": _r(get("run_s")),
                 "run_ratio": _ratio(v["run_s"], get("run_s")),
+                "veil_total_s": _r(v["compile_s"] + v["run_s"]),
+                "spu_total_s": _r(get("compile_s") + get("run_s")),
+                "total_ratio": _ratio(v["compile_s"] + v["run_s"], get("compile_s") + get("run_s")),
+                "veil_peak_MB": _r(v.get("peak_mb", float("nan")), 0),
+                "spu_peak_MB": _r(get("peak_mb"), 0),
                 "veil_MB": _r(v["total_bytes"] / 1e6, 2),
                 "spu_MB": _r(get("total_bytes") / 1e6, 2),
                 "MB_ratio": _ratio(v["total_bytes"], get("total_bytes")),
@@ -266,7 +275,9 @@ def main() -> int:
         f"--repeat {args.repeat}{' --with-spu' if args.with_spu else ''}` on {stamp}, Python "
         f"{platform.python_version()}, in {time.time() - start:.0f} s. {note}\n\nMB = online bytes sent, "
         "all parties; rounds = veil's message depth / SPU's party-0 send actions; run s = median of "
-        "--repeat (compile excluded); ratio = veil ÷ SPU (lower is better for veil)."
+        "--repeat (compile excluded); total s = compile + run (the wall time to a result); peak MB "
+        "= resident memory the job added over the process's size at its start (benchmarks/peak_memory.py, "
+        "compile and all runs); ratio = veil ÷ SPU (lower is better for veil)."
     )
     text = markdown(rows, header)
     (RESULTS / "jobs.md").write_text(text)

@@ -65,6 +65,7 @@ def _num(v: str) -> float:
 JOB_FIGURES = {  # file -> panels (metric column without the veil_/spu_ prefix, title)
     "jobs_cost.png": [("MB", "online MB sent, all parties (log)"), ("rounds", "rounds (log)")],
     "jobs_time.png": [("compile_s", "compile s (log)"), ("run_s", "run s, median, compile excluded (log)")],
+    "jobs_total.png": [("total_s", "compile + run s (log)"), ("peak_MB", "peak memory added, MB (log)")],
 }
 
 
@@ -74,8 +75,8 @@ def plot_jobs(csv_path: Path, out: Path) -> None:
     for name, panels in JOB_FIGURES.items():
         fig, axes = plt.subplots(1, len(panels), figsize=(8, 3.2))
         for ax, (metric, title) in zip(axes, panels):
-            veil = [_num(r[f"veil_{metric}"]) for r in rows]
-            spu = [_num(r[f"spu_{metric}"]) for r in rows]
+            veil = [_num(r.get(f"veil_{metric}", "nan")) for r in rows]
+            spu = [_num(r.get(f"spu_{metric}", "nan")) for r in rows]
             _bars(ax, labels, veil, spu, title, True)
         axes[0].legend(fontsize=8)
         _save(fig, out / name)

@@ -44,9 +44,11 @@ jax.config.update("jax_threefry_partitionable", True)
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # benchmarks/: peak_memory
 sys.path.insert(0, str(ROOT / "examples"))
 
 import logit_regression as lr  # noqa: E402
+from peak_memory import PeakRSS  # noqa: E402
 from spu_common import Captured, compile_fn, make_config, measure, parse_link, parse_profile, run_once  # noqa: E402
 
 JOBS = {
@@ -159,9 +161,12 @@ def run_job(name: str, repeat: int) -> tuple[dict, str]:
     protocol, field, world = JOBS[name]
     cfg = make_config(protocol, field)
     fn, args, quality = build(name)
-    executable, compile_s, _ = compile_fn(fn, args, world)
-    out_tree = jax.tree_util.tree_structure(jax.eval_shape(fn, *args))
-    flat, times, p0, everyone, log0 = measure(cfg, world, executable, jax.tree_util.tree_leaves(args), repeat)
+    with PeakRSS() as mem:  # compile and every run, as on veil's side
+        executable, compile_s, _ = compile_fn(fn, args, world)
+        out_tree = jax.tree_util.tree_structure(jax.eval_shape(fn, *args))
+        flat, times, p0, everyone, log0 = measure(
+            cfg, world, executable, jax.tree_util.tree_leaves(args), repeat
+        )
     out = jax.tree_util.tree_unflatten(out_tree, flat)
     row = {
         "side": "spu",
@@ -175,6 +180,7 @@ def run_job(name: str, repeat: int) -> tuple[dict, str]:
         "total_bytes": sum(b for b, _ in everyone),
         "rounds": p0[0][1],
         "max_rounds": max(a for _, a in everyone),
+        "peak_mb": mem.delta_mb,
     }
     row.update(quality(out))
     return row, log0
