@@ -31,6 +31,7 @@ import numpy as np
 from veil.config import Field
 from veil.mpc import ring
 from veil.mpc.context import ProtocolContext
+from veil.mpc.dealer import add_shares
 from veil.mpc.semi2k import correlations as D
 from veil.mpc.semi2k.shares import lead
 from veil.mpc.semi2k.truncation import (
@@ -45,6 +46,10 @@ from veil.mpc.semi2k.truncation import (
 )
 
 TAG_BIT_TRUNC = "semi2k.bit_trunc"
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return add_shares(a, b, xor=False)
 
 
 def _words(a: np.ndarray, dt: np.dtype) -> np.ndarray:
@@ -73,13 +78,6 @@ def _unpack(raw: np.ndarray, layout: list[tuple[np.dtype, int]]) -> list[np.ndar
     if start != raw.size:
         raise ValueError(f"semi2k.bit_trunc_s: message of {raw.size} bytes, expected {start}")
     return out
-
-
-def _wadd(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if a.dtype == ring.U128:
-        return ring.add(a, b)
-    with np.errstate(over="ignore"):
-        return np.add(a, b, dtype=a.dtype)
 
 
 def bit_trunc_2pc(ctx: ProtocolContext, s: np.ndarray, x: np.ndarray, m: int) -> np.ndarray:
@@ -128,7 +126,7 @@ def bit_trunc_mixed_2pc(
     # [pq]_0 = p (q - v) + z0 at P0, [pq]_1 = (p - u) v + z1 at P1
     pk = _wmul_add(ring_ops, their_k, zk) if p0 else _wmul_add(their_k, vk, zk)
     pw = _wmul_add(word_ops, their_w, zw) if p0 else _wmul_add(their_w, vw, zw)
-    sw = _wadd(s_top, _wadd(pw[:n], pw[n : 2 * n]))  # [s w] mod 2^W
+    sw = _add(s_top, _add(pw[:n], pw[n : 2 * n]))  # [s w] mod 2^W
     c = ring.full(ctx.field, (), (1 << (k - 2 - m)) - 1)
     sel = ring.add(ring.mul(si, ring.sub(low[:n], c)), ring.add(pk[:n], pk[n:]))  # s_i (L_i - C) + products
     sel = ring.sub(sel, ring.lshift(_lift(sw, ctx.field), k - m))
