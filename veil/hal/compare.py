@@ -129,17 +129,7 @@ def select_trunc(ctx: ProtocolContext, pred: Value, on_true: Value, on_false: Va
     """trunc(pred ? on_true : on_false, bits). With a secret pred, a secret case and a public
     zero as the other case this is one fused product + truncation (`api.bit_trunc_s`: one
     round on semi2k 2PC, select then trunc elsewhere), since s * trunc(v) = trunc(s * v)."""
-    zero_false, zero_true = _public_zero(on_false), _public_zero(on_true)
-    x = on_true if zero_false else on_false
-    if bits <= 0 or not pred.is_secret or not x.is_secret or zero_false == zero_true:
-        return hr._trunc(ctx, select(ctx, pred, on_true, on_false), bits)
-    shape = tuple(np.broadcast_shapes(pred.shape, on_true.shape, on_false.shape))
-    pred, x = hr.bcast(pred, shape), hr.bcast(x, shape)
-    if zero_true:  # pred ? 0 : x  =  (1 - pred) ? x : 0
-        pred = hr._sub(
-            ctx, hr.make(pred, R.full(ctx.field, shape, 1), vis=Visibility.PUBLIC, owner=None), pred
-        )
-    return hr.make(x, api.bit_trunc_s(ctx, pred.payload, x.payload, bits), fxp_bits=max(0, x.fxp_bits - bits))
+    return select_trunc_many(ctx, [(pred, on_true, on_false)], bits)[0]
 
 
 def select_trunc_many(
@@ -148,33 +138,42 @@ def select_trunc_many(
     """[select_trunc(pred, on_true, on_false, bits) for each item] in the rounds of one call:
     fused selects (secret pred, a public zero case) and plain truncations (a public all-true
     pred, a public zero false case: `veil.ir.passes.batch` writes trunc(x) so) go to one
-    `api.bit_trunc_mixed_s`; anything else runs on its own."""
-    sel: list[tuple[int, Value, Value]] = []  # (index, pred, x) with pred ? trunc(x) : 0
+    `api.bit_trunc_mixed_s`; anything else is a select, then a truncation."""
+    sel: list[tuple[int, Value, Value]] = []  # (index, s, x): s ? trunc(x) : 0
     plain: list[tuple[int, Value]] = []
     out: list[Value | None] = [None] * len(items)
     for i, (pred, on_true, on_false) in enumerate(items):
-        zero_false = _public_zero(on_false)
-        if zero_false and on_true.is_secret and pred.is_public and _all_true(pred):
-            plain.append((i, on_true))
-        elif zero_false and on_true.is_secret and pred.is_secret and bits > 0:
+        zero_false, zero_true = _public_zero(on_false), _public_zero(on_true)
+        x = on_true if zero_false else on_false
+        if zero_false and x.is_secret and pred.is_public and _all_true(pred):
+            plain.append((i, x))
+        elif zero_false != zero_true and x.is_secret and pred.is_secret and bits > 0:
             shape = tuple(np.broadcast_shapes(pred.shape, on_true.shape, on_false.shape))
-            sel.append((i, hr.bcast(pred, shape), hr.bcast(on_true, shape)))
+            s = hr.bcast(pred, shape)
+            if zero_true:  # pred ? 0 : x  =  (1 - pred) ? x : 0
+                s = hr._sub(
+                    ctx, hr.make(s, R.full(ctx.field, shape, 1), vis=Visibility.PUBLIC, owner=None), s
+                )
+            sel.append((i, s, hr.bcast(x, shape)))
         else:
-            out[i] = select_trunc(ctx, pred, on_true, on_false, bits)
-    if sel or plain:
-        empty = R.zeros(ctx.field, (0,))
-
-        def flat(vs: list[Value]) -> np.ndarray:
-            return concat_flat(vs).payload if vs else empty
-
-        xs, ys = [x for _, _, x in sel], [y for _, y in plain]
-        got = api.bit_trunc_mixed_s(ctx, flat([p for _, p, _ in sel]), flat(xs), flat(ys), bits)
-        for idx, vals, payload in (([i for i, *_ in sel], xs, got[0]), ([i for i, _ in plain], ys, got[1])):
-            start = 0
-            for i, v in zip(idx, vals):
-                piece = payload[start : start + v.size].reshape(v.shape)
-                out[i] = hr.make(v, piece, fxp_bits=max(0, v.fxp_bits - bits))
-                start += v.size
+            out[i] = hr._trunc(ctx, select(ctx, pred, on_true, on_false), bits)
+    xs, ys = [x for _, _, x in sel], [y for _, y in plain]
+    s_flat, x_flat, y_flat = (
+        concat_flat(vs).payload if vs else None for vs in ([s for _, s, _ in sel], xs, ys)
+    )
+    if sel and plain:
+        got = api.bit_trunc_mixed_s(ctx, s_flat, x_flat, y_flat, bits)
+    else:  # one kind only: its own kernel (shares of some protocols cannot be empty arrays)
+        got = (
+            api.bit_trunc_s(ctx, s_flat, x_flat, bits) if sel else None,
+            api.trunc_s(ctx, y_flat, bits) if plain else None,
+        )
+    for idx, vals, payload in (([i for i, *_ in sel], xs, got[0]), ([i for i, _ in plain], ys, got[1])):
+        start = 0
+        for i, v in zip(idx, vals):
+            piece = payload[start : start + v.size].reshape(v.shape)
+            out[i] = hr.make(v, piece, fxp_bits=max(0, v.fxp_bits - bits))
+            start += v.size
     return [v for v in out if v is not None]
 
 
