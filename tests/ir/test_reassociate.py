@@ -46,6 +46,20 @@ def test_late_operand_moves_last() -> None:
     np.testing.assert_allclose(Interp().run(p, args)[0], Interp().run(ref, args)[0])
 
 
+def test_through_a_negation() -> None:
+    """-(a * late) * c -> -((a * c) * late): the logistic-regression gradient's shape."""
+    b = Builder()
+    a, x, c = b.param(T((3,))), b.param(T((3,))), b.param(T((3,)))
+    late = emit1(b, "tanh", [emit1(b, "exp", [x], x.type)], x.type)
+    neg = emit1(b, "neg", [emit1(b, "mul", [a, late], a.type)], a.type)
+    p = b.finish([emit1(b, "mul", [neg, c], a.type)])
+    ref = loads(dumps(p))
+    reassociate.run(p)
+    assert p.meta["reassociated"] == 1 and [op.opcode for op in p.body.ops[-3:]] == ["mul", "mul", "neg"]
+    args = [RNG.normal(size=3) for _ in range(3)]
+    np.testing.assert_allclose(Interp().run(p, args)[0], Interp().run(ref, args)[0])
+
+
 def test_no_rewrite_when_it_would_not_help() -> None:
     """Every operand ready at once, or the inner product used twice: left alone."""
     b = Builder()

@@ -3,7 +3,8 @@
 `(a * b) * c` with b the output of a long secret computation (an rsqrt, a tanh) and a, c ready
 early costs two product rounds after b. `(a * c) * b` computes a * c while b is still being
 computed and costs one. LayerNorm's `(x - mean) * rsqrt(var) * gamma` and the tanh GeLU's
-`0.5 * x * (1 + tanh(...))` are such chains (each saves a product and a truncation round per use).
+`0.5 * x * (1 + tanh(...))` are such chains (each saves a product and a truncation round per use);
+so is the logistic-regression gradient `-(r^2 * g) * e` (looked through one negation).
 
 Readiness is estimated in rounds: a path's cost summed over communicating ops (products 2,
 truncating public products 1, sign tests 4, nonlinear functions 12, anything else secret 2;
@@ -81,24 +82,26 @@ def _fxp_mul(op: Op | None) -> bool:
 def _swap(
     program: Program, op: Op, producer: dict[int, Op], ready: dict[int, int], uses: dict[int, int]
 ) -> list[Op] | None:
-    """[inner', outer'] for outer = (a * b) * c with b late, or None."""
+    """[a * c, (a * c) * b] replacing outer = (a * b) * c with b late (also through one negation
+    of the inner product: -(a * b) * c -> -((a * c) * b)), or None."""
     if not _fxp_mul(op):
         return None
     for k in (0, 1):
         inner_v, c = op.inputs[k], op.inputs[1 - k]
-        inner = producer.get(inner_v.id)
-        if not _fxp_mul(inner) or uses.get(inner_v.id, 0) != 1 or inner_v.id == c.id:
+        inner, negate = producer.get(inner_v.id), False
+        if inner is not None and inner.opcode == "neg" and uses.get(inner_v.id, 0) == 1:
+            inner_v, inner, negate = inner.inputs[0], producer.get(inner.inputs[0].id), True
+        if not _fxp_mul(inner) or uses.get(inner_v.id, 0) != 1 or c.id in (inner_v.id, op.inputs[k].id):
             continue
         for j in (0, 1):
             a, b = inner.inputs[j], inner.inputs[1 - j]
             early = max(ready.get(a.id, 0), ready.get(c.id, 0))
-            trial = Op("mul", [a, c], [inner_v], {}, [], inner.loc)
-            if early + _cost(trial) > ready.get(b.id, 0) - 1:
+            if early + _cost(Op("mul", [a, c], [inner_v], {}, [], inner.loc)) > ready.get(b.id, 0) - 1:
                 continue
             vis, owner = join_vis(a.type, c.type)
             ac = program.new_value(TensorType(inner_v.type.shape, DType.FXP, vis, owner))
-            return [
-                Op("mul", [a, c], [ac], {}, [], inner.loc),
-                Op("mul", [ac, b], list(op.outputs), {}, [], op.loc),
-            ]
+            out = op.outputs[0]
+            prod = program.new_value(out.type) if negate else out
+            ops = [Op("mul", [a, c], [ac], {}, [], inner.loc), Op("mul", [ac, b], [prod], {}, [], op.loc)]
+            return ops + ([Op("neg", [prod], [out], {}, [], op.loc)] if negate else [])
     return None
