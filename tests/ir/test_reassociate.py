@@ -60,6 +60,20 @@ def test_through_a_negation() -> None:
     np.testing.assert_allclose(Interp().run(p, args)[0], Interp().run(ref, args)[0])
 
 
+def test_common_factor_is_pulled_out() -> None:
+    """l * a - l * b -> l * (a - b): one product fewer (the logistic-regression gradient)."""
+    b = Builder()
+    l_, a, c = b.param(T((3,))), b.param(T((3,))), b.param(T((3,)))
+    p1, p2 = emit1(b, "mul", [l_, a], a.type), emit1(b, "mul", [c, l_], a.type)
+    p = b.finish([emit1(b, "sub", [emit1(b, "neg", [p1], a.type), p2], a.type)])
+    ref = loads(dumps(p))
+    reassociate.run(p)
+    live = compile_program(p, RuntimeConfig(protocol="ref2k", world_size=1))
+    assert [op.opcode for op in live.body.ops].count("mul") == 1
+    args = [RNG.normal(size=3) for _ in range(3)]
+    np.testing.assert_allclose(Interp().run(p, args)[0], Interp().run(ref, args)[0])
+
+
 def test_no_rewrite_when_it_would_not_help() -> None:
     """Every operand ready at once, or the inner product used twice: left alone."""
     b = Builder()
