@@ -265,3 +265,22 @@ def test_training_step_with_mixed_truncations_matches_jax(parties: int) -> None:
         # forward: matmul 1, sign 3, fused relu 1, matmul 1, trunc 1; backward: residual
         # product 1, [dW2 | dH] matmuls 1, [mask | dW2 trunc] 1, dW1 matmul 1, trunc 1, update 1
         assert f.stats.rounds <= 13, f.stats.rounds
+
+
+def test_a_square_joins_the_products_of_its_level() -> None:
+    """square(x) next to mul(x, y) runs in the same batch as mul(x, x) on semi2k."""
+    b = Builder()
+    x, y = b.param(T((4,))), b.param(T((4,)))
+    t = x.type
+    ref, p = _batched(b.finish([emit1(b, "square", [x], t), emit1(b, "mul", [x, y], t)]))
+    (prods,) = [op for op in p.body.ops if op.opcode == "batch" and op.attrs["op"] == "mul"]
+    assert [v.id for v in prods.inputs[:2]] in ([x.id, x.id], [x.id, y.id])
+    assert "square" not in ops_of(p)
+    args = [np.random.default_rng(2).normal(size=4) for _ in range(2)]
+    for got, want in zip(Interp().run(p, args), Interp().run(ref, args), strict=True):
+        np.testing.assert_allclose(got, want)
+    f = veil.jit(lambda a, c: (a * a, a * c), protocol="semi2k")
+    sq, pr = f(*args)
+    np.testing.assert_allclose(sq, args[0] ** 2, atol=1e-4)
+    np.testing.assert_allclose(pr, args[0] * args[1], atol=1e-4)
+    assert f.stats.rounds == 2  # one product round, one truncation round

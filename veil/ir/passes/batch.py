@@ -119,9 +119,11 @@ def _key(op: Op, level: int, opts: _Options) -> Hashable | None:
         hash(attrs)
     except TypeError:
         return None
-    types = tuple((v.type.dtype, v.type.vis, v.type.owner) for v in op.inputs)
+    # a square joins the products of its level as mul(x, x): one round, 8 more bytes per element
+    ins, opcode = (op.inputs * 2, "mul") if op.opcode == "square" else (op.inputs, op.opcode)
+    types = tuple((v.type.dtype, v.type.vis, v.type.owner) for v in ins)
     out = op.outputs[0].type
-    return (op.opcode, attrs, types, out.dtype, out.vis, out.owner, level)
+    return (opcode, attrs, types, out.dtype, out.vis, out.owner, level)
 
 
 def _trunc_class(op: Op) -> int:
@@ -268,9 +270,19 @@ def _region(program: Program, region: Region, opts: _Options) -> int:
 
 def _batch_ops(program: Program, members: list[Op]) -> list[Op]:
     """The batch op of a group, after the consts it needs: in a group that mixes truncations
-    with fused selects, trunc(x) becomes select_n(true, 0, x) {trunc_bits}, the same value."""
+    with fused selects, trunc(x) becomes select_n(true, 0, x) {trunc_bits}, the same value; in
+    one that mixes products with squares, square(x) becomes mul(x, x)."""
     if len({m.opcode for m in members}) == 1:
         return [_batch_op(members)]
+    if {m.opcode for m in members} == {"mul", "square"}:
+        return [
+            _batch_op(
+                [
+                    Op("mul", m.inputs * 2, m.outputs, m.attrs, [], m.loc) if m.opcode == "square" else m
+                    for m in members
+                ]
+            )
+        ]
     consts: list[Op] = []
     uniform = []
     for m in members:
