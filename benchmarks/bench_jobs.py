@@ -7,6 +7,7 @@ Jobs (same JAX code and data on both sides; every input secret):
   mlp, mlp_aby3 SecretFlow's MLP tutorial (examples/mlp_breast_cancer.py), 10 epochs
   gpt2          forward pass (logits) of veil's flax GPT-2, "tiny" config, seeded weights, the
                 6-token prompt of examples/gpt2_inference.py as one-hot rows (SEMI2K FM64)
+  bert          all-MiniLM-L6-v2 (real weights) embedding of one sentence, veil only (SEMI2K FM64)
 
 Compile and run are reported apart; run = median of `--repeat` calls on the compiled program.
 With --with-spu, veil's jobs run first, then SPU's (benchmarks/spu/run_spu_jobs.py in
@@ -52,7 +53,16 @@ CONFIG = {
     "mlp": "semi2k_fm64",
     "mlp_aby3": "aby3_fm64",
     "gpt2": "semi2k_fm64",
+    "bert": "semi2k_fm64",
 }
+SPU_JOBS = (
+    "lr",
+    "lr_aby3",
+    "mlp",
+    "mlp_aby3",
+    "gpt2",
+)  # bert: veil only (SPU's venv lacks the model package)
+BERT_TEXT = "The cat sits on the mat."
 GPT2_PROMPT = [[17, 42, 3, 99, 250, 8]]  # as in examples/gpt2_inference.py
 
 # Fallback only: SPU 0.9.5 as copied from shared/REFERENCE.md (compile s, run s, MB, rounds).
@@ -74,6 +84,8 @@ def _abs_sum(tree: Any) -> float:
 def _job(name: str) -> tuple[Any, tuple, dict, Any]:
     """(veil.jit function, args, static kwargs, quality(out) -> dict) of one job."""
     protocol = CONFIG[name].split("_")[0]
+    if name == "bert":
+        return _bert_job(protocol)
     if name == "gpt2":
         cfg = gpt2.CONFIGS["tiny"]
         params = gpt2.init_params(cfg, seed=0)
@@ -119,6 +131,23 @@ def _job(name: str) -> tuple[Any, tuple, dict, Any]:
         }
 
     return f, args, kwargs, mlp_quality
+
+
+def _bert_job(protocol: str) -> tuple[Any, tuple, dict, Any]:
+    """all-MiniLM-L6-v2 on its real weights: one sentence's embedding (tokens secret, lengths public)."""
+    from veil.ml.models import bert
+
+    cfg, params = bert.load_minilm()
+    ids, mask = bert.encode(bert.load_tokenizer(), [BERT_TEXT])
+    plain = np.asarray(jax.jit(bert.sentence_embedding, static_argnums=3)(params, ids, mask, cfg))
+    f = veil.jit(lambda p, x, m: bert.sentence_embedding(p, x, m, cfg), protocol=protocol)
+
+    def bert_quality(out: Any) -> dict:
+        got = np.asarray(out, np.float64)
+        cos = float((got * plain).sum() / (np.linalg.norm(got) * np.linalg.norm(plain)))
+        return {"cosine": cos, "max_abs_err": float(np.abs(got - plain).max())}
+
+    return f, (params, bert.secret_tokens(ids, cfg), veil.public(mask)), {}, bert_quality
 
 
 def run_veil(name: str, repeat: int) -> dict:
@@ -216,6 +245,7 @@ def compare(veil_rows: list[dict], spu_rows: list[dict], measured: bool) -> list
                 "veil_auc": _r(v.get("auc", float("nan")), 4),
                 "spu_auc": _r(get("auc"), 4),
                 "plain_auc": _r(v.get("auc_plain", float("nan")), 4),
+                "veil_cosine": _r(v.get("cosine", float("nan")), 5),
                 "veil_max_err": f"{v['max_abs_err']:.2g}",
                 "spu_max_err": f"{s['max_abs_err']:.2g}" if "max_abs_err" in s else "-",
             }
@@ -254,7 +284,7 @@ def main() -> int:
     note = "SPU columns: shared/REFERENCE.md (not measured in this run; run with --with-spu)."
     if args.with_spu:
         print("spu: " + ",".join(jobs) + " ...", file=sys.stderr, flush=True)
-        spu_rows, reason = run_spu(jobs, args.repeat)
+        spu_rows, reason = run_spu([j for j in jobs if j in SPU_JOBS], args.repeat)
         if reason is not None:
             print(f"SPU side skipped: {reason}", file=sys.stderr)
             note = f"SPU side skipped ({reason}); SPU columns fall back to shared/REFERENCE.md."
