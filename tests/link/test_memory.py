@@ -254,3 +254,28 @@ def test_send_validates_like_the_wire_and_sizes_frames_exactly() -> None:
         assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want)
         assert got.flags.c_contiguous and got.flags.writeable
         assert frame_size(tag, arr) == len(encode_frame(tag, arr))
+
+
+def test_send_donated_skips_only_a_needless_copy() -> None:
+    """send_donated hands over an owned C-order array as is; anything else (a view, a
+    non-contiguous or read-only array) is copied as by send. Counting is the same."""
+    hub = MemoryHub(2)
+    a, b = hub.link(0), hub.link(1)
+    owned = np.arange(6, dtype=np.uint64)
+    a.send_donated(1, "t", owned)
+    assert b.recv(0, "t") is owned
+    base = np.arange(12, dtype=np.uint64)
+    readonly = np.arange(3, dtype=np.uint8)
+    readonly.flags.writeable = False
+    for arr in (base[2:8], base.reshape(3, 4)[:, 1], readonly):
+        a.send_donated(1, "t", arr)
+        got = b.recv(0, "t")
+        assert got is not arr and np.array_equal(got, arr) and got.flags.writeable and got.base is None
+    plain = MemoryHub(2)
+    plain.link(0).send(1, "t", owned)
+    plain.link(0).send(1, "t", base[2:8])
+    plain.link(0).send(1, "t", base.reshape(3, 4)[:, 1])
+    plain.link(0).send(1, "t", readonly)
+    assert a.stats.snapshot() == plain.link(0).stats.snapshot()
+    with pytest.raises(LinkError):
+        a.send_donated(1, "t", np.zeros((1,) * 40, np.uint8))  # validated like send

@@ -89,3 +89,18 @@ def test_mark_since_equals_snapshot_difference() -> None:
     s.on_recv(2, 11, 0)
     assert s.since(m) == s.snapshot() - before
     assert s.since(m).rounds == 4 - 1 and s.since(m).offline.bytes_recv == 11
+
+
+def test_mark_is_reused_until_something_moves() -> None:
+    """mark() returns the same tuple while nothing is counted (the VM marks around every op),
+    a fresh one after any send or receive, and zeros again after reset()."""
+    s = LinkStats(0, 2)
+    m = s.mark()
+    assert s.mark() is m and s.since(m) == StatsSnapshot()
+    s.on_send(1, 8)
+    m2 = s.mark()
+    assert m2 is not m and m2 != m and s.since(m).online.bytes_sent == 8
+    s.on_recv(2, 5, 0)  # offline: moves a counter, not the clock
+    assert s.mark() != m2 and s.since(m2).offline.bytes_recv == 5
+    s.reset()
+    assert s.mark() == m and s.since(m) == StatsSnapshot()

@@ -181,10 +181,19 @@ class MemoryLink(CollectivesMixin):
 
     def send(self, to: int, tag: str, array: np.ndarray) -> None:
         """Queue a copy of `array` for party `to` (never blocks)."""
+        self._send(to, tag, array, False)
+
+    def send_donated(self, to: int, tag: str, array: np.ndarray) -> None:
+        """`send` for an array the caller hands over and never touches again (the dealer's
+        adjust): queued without the copy when it already owns C-order little-endian data.
+        Counted, validated and received exactly as `send`; links without it copy or encode."""
+        self._send(to, tag, array, True)
+
+    def _send(self, to: int, tag: str, array: np.ndarray, donated: bool) -> None:
         self._check_peer(to, "send", tag)
         self.hub.raise_if_failed(self.rank)
         arr = np.asarray(array)
-        payload = owned_copy(tag, arr)  # validates like encode_frame, before anything is counted
+        payload = owned_copy(tag, arr, donated)  # validates like encode_frame, before anything is counted
         size = frame_size(tag, arr) if self.hub.shaper else 0
         stamp = self.stats.on_send(to, arr.nbytes)
         self.hub.post(self.rank, to, tag, (stamp, payload), size)

@@ -43,12 +43,18 @@ def frame_size(tag: str, arr: np.ndarray) -> int:
     return _FIXED_HEADER + _tag_bytes(tag) + desc_len + 8 * arr.ndim + arr.nbytes
 
 
-def owned_copy(tag: str, arr: np.ndarray) -> np.ndarray:
-    """What `decode_frame(encode_frame(tag, arr))` yields: validated, one little-endian C copy."""
+def owned_copy(tag: str, arr: np.ndarray, donated: bool = False) -> np.ndarray:
+    """What `decode_frame(encode_frame(tag, arr))` yields: validated, one little-endian C copy.
+
+    `donated`: the caller hands `arr` over and never touches it again, so an array that already
+    is what the copy would be (owns its C-order, writable, little-endian data) is passed as is.
+    """
     if not isinstance(tag, str):
         raise LinkError(f"wire: tag {tag!r} must be a str encodable as utf-8")
     _tag_bytes(tag)
     dt, _ = _wire_dtype(arr.dtype)
     if arr.ndim > MAX_NDIM:
         raise LinkError(f"wire: array has {arr.ndim} dims; at most {MAX_NDIM} are supported")
+    if donated and arr.base is None and arr.dtype == dt and arr.flags.c_contiguous and arr.flags.writeable:
+        return arr
     return np.array(arr, dtype=dt, order="C", copy=True)

@@ -113,6 +113,9 @@ class LinkStats:
             self._off = [0, 0, 0, 0]  # offline, same layout
             self._clock = 0
             self._max_stamp = 0
+            self._events = 0  # sends + receives counted so far: tells `mark` nothing moved
+            self._mark: tuple[int, ...] | None = None  # the last `mark`, valid while _events stays
+            self._mark_events = -1
 
     def is_offline(self, peer: int) -> bool:
         """Traffic with the dealer (either end has rank == world) is offline."""
@@ -126,6 +129,7 @@ class LinkStats:
     def on_send(self, peer: int, nbytes: int) -> int:
         """Count a message to `peer`; return the depth stamp to put on its frame (0 if offline)."""
         with self._lock:
+            self._events += 1
             if self.rank == self.world or peer == self.world:
                 c = self._off
                 c[0] += nbytes
@@ -142,6 +146,7 @@ class LinkStats:
     def on_recv(self, peer: int, nbytes: int, depth: int) -> None:
         """Count a message from `peer` carrying `depth`; online receives advance the clock."""
         with self._lock:
+            self._events += 1
             if self.rank == self.world or peer == self.world:
                 c = self._off
                 c[1] += nbytes
@@ -160,15 +165,23 @@ class LinkStats:
             return max(self._clock, self._max_stamp)
 
     def mark(self) -> tuple[int, ...]:
-        """A raw reading of every counter, for `since` (cheaper than a snapshot: no dataclasses)."""
+        """A raw reading of every counter, for `since` (cheaper than a snapshot: no dataclasses).
+
+        The same tuple object is returned again while nothing was sent or received (the VM
+        marks before and after every op when per-op statistics are on, and most ops are local).
+        """
+        if self._mark_events == self._events and self._mark is not None:
+            return self._mark
         with self._lock:
-            return (*self._on, *self._off, max(self._clock, self._max_stamp))
+            self._mark = (*self._on, *self._off, max(self._clock, self._max_stamp))
+            self._mark_events = self._events
+            return self._mark
 
     def since(self, mark: tuple[int, ...]) -> StatsSnapshot:
         """`snapshot() - (snapshot at mark)`, built once; the shared zero delta if nothing moved
         (most VM ops are local: this runs after every op when per-op statistics are on)."""
         now = self.mark()
-        if now == mark:
+        if now is mark or now == mark:
             return _ZERO
         d = [a - b for a, b in zip(now, mark)]
         return StatsSnapshot(Counters(*d[0:4]), Counters(*d[4:8]), d[8])

@@ -335,6 +335,7 @@ def serve(
     passed since the last request. Returns the number of correlations served.
     """
     world = link.world
+    send_adjust = getattr(link, "send_donated", link.send)  # the adjust is never touched again
     served, last_seen = 0, time.monotonic()
     store: dict[str, Any] = {}  # lives for this serve loop (one job), shared by its requests
     while True:
@@ -354,7 +355,7 @@ def serve(
         recipes[kind].fn(corr, *params)
         adjust = corr.adjust_bytes()
         del corr  # the recipe's dealer-side values are no longer needed once the adjust is built
-        link.send(world - 1, TAG_ADJ, adjust)
+        send_adjust(world - 1, TAG_ADJ, adjust)
         del adjust
         served += 1
 

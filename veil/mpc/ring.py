@@ -210,8 +210,13 @@ def _mul64x64(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def _u64(a: Any, b: Any) -> bool:
+    """Both operands are native uint64 arrays (the FM64 fast path: no field lookups)."""
+    return getattr(a, "dtype", None) is U64 and getattr(b, "dtype", None) is U64
+
+
 def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if _field2(a, b, "add") is Field.FM64:
+    if _u64(a, b) or _field2(a, b, "add") is Field.FM64:
         return np.asarray(np.add(a, b))
     return _pack(*_add128(*_lohi(a), *_lohi(b)))
 
@@ -221,7 +226,7 @@ def add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if _field2(a, b, "sub") is Field.FM64:
+    if _u64(a, b) or _field2(a, b, "sub") is Field.FM64:
         return np.asarray(np.subtract(a, b))
     (alo, ahi), (blo, bhi) = _lohi(a), _lohi(b)
     with np.errstate(over="ignore"):
@@ -237,7 +242,7 @@ def neg(a: np.ndarray) -> np.ndarray:
 
 
 def mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if _field2(a, b, "mul") is Field.FM64:
+    if _u64(a, b) or _field2(a, b, "mul") is Field.FM64:
         return np.asarray(np.multiply(a, b))
     (alo, ahi), (blo, bhi) = _lohi(a), _lohi(b)
     lo, hi = _mul64x64(alo, blo)
@@ -311,7 +316,7 @@ def rshift_arith(a: np.ndarray, n: int) -> np.ndarray:
 
 
 def _bitwise(ufunc: np.ufunc, a: np.ndarray, b: np.ndarray, op: str) -> np.ndarray:
-    if _field2(a, b, op) is Field.FM64:
+    if _u64(a, b) or _field2(a, b, op) is Field.FM64:
         return np.asarray(ufunc(a, b))
     (alo, ahi), (blo, bhi) = _lohi(a), _lohi(b)
     return _pack(ufunc(alo, blo), ufunc(ahi, bhi))

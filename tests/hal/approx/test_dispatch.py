@@ -76,3 +76,25 @@ def test_config_validation() -> None:
         ApproxConfig(normalize_stages=3)
     with pytest.raises(ConfigError, match="sigmoid"):
         ApproxConfig(sigmoid="tables")  # type: ignore[arg-type]
+
+
+def test_pub_int_is_cached_read_only_and_exact() -> None:
+    """pub_int caches its arrays read-only per (field, ints, shape); values are the ints mod 2^k."""
+    from veil.config import Field, RuntimeConfig
+    from veil.hal.approx._kit import pub_int
+    from veil.mpc import ring
+    from veil.mpc.context import ProtocolContext
+
+    for field in (Field.FM64, Field.FM128):
+        ctx = ProtocolContext(0, 1, None, None, RuntimeConfig(protocol="ref2k", field=field), None)  # type: ignore[arg-type]
+        big = [3, -1, 1 << 70, 0]
+        a = pub_int(ctx, big, (4, 1))
+        b = pub_int(ctx, list(big), (4, 1))
+        assert a.payload is b.payload and not a.payload.flags.writeable
+        assert a.shape == (4, 1) and ring.to_pyints(a.payload.reshape(-1)) == [
+            v % (1 << field.bits) for v in big
+        ]
+        assert pub_int(ctx, big, (2, 2)).shape == (2, 2)
+        assert pub_int(ctx, 5, ()).payload.shape == () and ring.to_pyints(pub_int(ctx, -2, ()).payload) == (
+            (1 << field.bits) - 2
+        )

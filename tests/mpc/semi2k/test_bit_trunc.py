@@ -150,7 +150,7 @@ def test_unbiased_for_one_value(frac: float) -> None:
     s = ring.full(Field.FM64, (count,), 1)
     got, _ = run_protocol("semi2k", 2, Field.FM64, _bit_trunc, Arith(s), Arith(x), m)
     err = got.astype(np.int64) - xv / 2.0**m
-    assert err.min() > -1.0 and err.max() < 1.0
+    assert err.min() > -1.0 and err.max() <= 1.0  # floor or floor + 1: +1 exactly when frac = 0
     assert abs(err.mean()) < 0.02  # 6 sigma of a mean of 20000 Bernoulli(frac) is <= 0.021
 
 

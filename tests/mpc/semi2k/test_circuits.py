@@ -171,3 +171,20 @@ def test_circuits_property(vals: list[int], k: int) -> None:
     assert_ring_equal(simulate(D.MSB, x), ring.msb(x))
     assert_ring_equal(simulate(D.EQZ, x), bits01(field, ring.equal(x, ring.zeros(field, x.shape))))
     assert_ring_equal(simulate(D.A2B, x), x)
+
+
+@pytest.mark.parametrize("numel", [8, 2275, 9000])
+def test_arith_rows_from_packed_products(numel: int) -> None:
+    """The dealer's arithmetic rows from all packed products at once (arith_rows) equal the
+    per-chunk computation (dealer_arith_rows) on every row-chunk, FM64 and FM128."""
+    rng = np.random.default_rng(numel)
+    for field in (Field.FM64, Field.FM128):
+        level = P.msb_plan(field.bits).levels[-1]
+        secrets = rng.integers(
+            0, 256, (len(level.opened) + field.bits + 1, C.nbytes_of(numel)), dtype=np.uint8
+        )
+        packed = C.dealer_products(level, secrets, numel)
+        for lo, hi in [(0, numel), (0, min(numel, 728)), (numel // 16 * 8, numel)]:
+            assert_ring_equal(
+                C.arith_rows(packed, lo, hi, field), C.dealer_arith_rows(level, secrets, lo, hi, field)
+            )

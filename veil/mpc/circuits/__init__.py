@@ -39,7 +39,14 @@ from veil.mpc.circuits.planes import (
     ring_from_small,
     unpack,
 )
-from veil.mpc.circuits.run import LevelShares, OpenFn, dealer_arith_rows, dealer_products, run_level
+from veil.mpc.circuits.run import (
+    LevelShares,
+    OpenFn,
+    arith_rows,
+    dealer_arith_rows,
+    dealer_products,
+    run_level,
+)
 
 __all__ = [
     "CHUNK",
@@ -53,6 +60,7 @@ __all__ = [
     "Plan",
     "Poly",
     "chunks",
+    "arith_rows",
     "dealer_arith_rows",
     "dealer_products",
     "nbytes_of",

@@ -59,6 +59,14 @@ def dealer_arith_rows(level: Level, secrets: np.ndarray, lo: int, hi: int, field
     return ring_from_bits(unpack(packed, hi - lo).T, field)
 
 
+def arith_rows(packed: np.ndarray, lo: int, hi: int, field: Field) -> np.ndarray:
+    """Rows [lo, hi) (lo a multiple of 8) of an arithmetic level's plain products from all of
+    its packed products (n_live, nbytes) (`dealer_products`): ring (hi - lo, n_live). The same
+    as `dealer_arith_rows`, for a dealer that computes the (small, packed) products once and
+    expands them chunk by chunk."""
+    return ring_from_bits(unpack(packed[:, lo // 8 : nbytes_of(hi)], hi - lo).T, field)
+
+
 # --------------------------------------------------------------------------------- evaluation
 
 

@@ -203,7 +203,8 @@ def _mask(side: Side, drawn: np.ndarray | None, op: np.ndarray) -> tuple[np.ndar
 def _keep(side: Side, opened: np.ndarray) -> None:
     """After a fill: keep the opened D in the source's layout."""
     if side.mode == FILL and side.entry is not None:
-        side.entry.d = np.transpose(opened, np.argsort(side.perm)).copy()
+        inverse = sorted(range(len(side.perm)), key=side.perm.__getitem__)  # (np.argsort would
+        side.entry.d = np.transpose(opened, inverse).copy()  # release the GIL for 2-3 ints)
 
 
 def _promote(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -147,13 +147,12 @@ def _circuit(c: Corr, k: int, numel: int, which: int) -> tuple[Any, ...]:
     for lv in plan.levels:
         masks = c.rand(U8, (len(lv.opened), nb), xor=True)
         secrets = _secrets(masks, r)
-        if lv.formula.arith:
+        if lv.formula.arith:  # packed products once (n_live bits per element), rows per chunk
+            packed = _once(lambda lv=lv, secrets=secrets: circuits.dealer_products(lv, secrets(), numel))
             prods = c.given_rows(
                 dt,
                 (numel, lv.n_live),
-                lambda lo, hi, lv=lv, secrets=secrets: circuits.dealer_arith_rows(
-                    lv, secrets(), lo, hi, field
-                ),
+                lambda lo, hi, packed=packed: circuits.arith_rows(packed(), lo, hi, field),
             )
         else:
             prods = c.given(
@@ -164,6 +163,18 @@ def _circuit(c: Corr, k: int, numel: int, which: int) -> tuple[Any, ...]:
             )
         levels.append((masks, prods))
     return r, r_arith, levels
+
+
+def _once(fn: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+    """fn(), computed on the first call and kept."""
+    memo: list[np.ndarray] = []
+
+    def get() -> np.ndarray:
+        if not memo:
+            memo.append(fn())
+        return memo[0]
+
+    return get
 
 
 def _secrets(masks: Shared, r: Shared) -> Callable[[], np.ndarray]:
