@@ -283,8 +283,9 @@ def main() -> int:
     spu_rows: list[dict] = []
     note = "SPU columns: shared/REFERENCE.md (not measured in this run; run with --with-spu)."
     if args.with_spu:
-        print("spu: " + ",".join(jobs) + " ...", file=sys.stderr, flush=True)
-        spu_rows, reason = run_spu([j for j in jobs if j in SPU_JOBS], args.repeat)
+        spu_jobs = [j for j in jobs if j in SPU_JOBS]
+        print("spu: " + ",".join(spu_jobs) + " ...", file=sys.stderr, flush=True)
+        spu_rows, reason = run_spu(spu_jobs, args.repeat)
         if reason is not None:
             print(f"SPU side skipped: {reason}", file=sys.stderr)
             note = f"SPU side skipped ({reason}); SPU columns fall back to shared/REFERENCE.md."
