@@ -177,6 +177,15 @@ def signature(name: str) -> OpSig:
 # sign pass where a divisor is provably >= 0.
 OPTIONAL_ATTRS = frozenset({"trunc_bits", "fill_value", "nonneg"})
 # Binary ops whose operands may be swapped (used by CSE to canonicalize).
+# Ops that never send a message, whatever the visibility of their inputs (linear in shares or
+# pure data movement); used by passes that estimate rounds (batch, reassociate).
+LOCAL_OPS = frozenset(
+    {
+        "add", "sub", "neg", "copy", "not", "const", "iota", "reshape", "transpose", "squeeze",
+        "broadcast_in_dim", "concatenate", "slice", "pad", "rev", "reduce_sum", "cumsum",
+        "dynamic_slice", "dynamic_update_slice", "gather", "scatter", "scatter_add", "is_finite",
+    }
+)  # fmt: skip
 COMMUTATIVE = frozenset({"add", "mul", "max", "min", "and", "or", "xor", "eq", "ne"})
 # Minimum number of inputs of variadic ops.
 MIN_INPUTS = {

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from veil.config import ProtocolKind, RuntimeConfig, TruncMode
-from veil.ir.ops import SIGNATURES
+from veil.ir.ops import LOCAL_OPS, SIGNATURES
 from veil.ir.program import Op, Program, Region
 from veil.ir.types import DType, TensorType, Visibility
 
@@ -52,14 +52,6 @@ BATCHABLE = frozenset(
         "exp", "log", "log1p", "expm1", "reciprocal", "sqrt", "rsqrt", "logistic", "tanh",
         "erf", "sin", "cos", "abs", "sign", "floor", "ceil", "round",
         "lt", "le", "gt", "ge", "eq", "ne", "select_n",
-    }
-)  # fmt: skip
-# ops that never communicate, whatever their inputs (they add no level)
-_LOCAL = frozenset(
-    {
-        "add", "sub", "neg", "copy", "not", "const", "iota", "reshape", "transpose", "squeeze",
-        "broadcast_in_dim", "concatenate", "slice", "pad", "rev", "reduce_sum", "cumsum",
-        "dynamic_slice", "dynamic_update_slice", "gather", "scatter", "scatter_add", "is_finite",
     }
 )  # fmt: skip
 
@@ -93,7 +85,7 @@ def run(program: Program, config: RuntimeConfig) -> Program:
 def _communicates(op: Op) -> bool:
     """True when the op sends messages: some input is secret (or private to different owners),
     except for linear ops; a mul by a public factor communicates only to truncate."""
-    if op.opcode in _LOCAL:
+    if op.opcode in LOCAL_OPS:
         return False
     vis = [v.type for v in op.inputs]
     secret = any(t.vis is Visibility.SECRET for t in vis)

@@ -22,18 +22,12 @@ from __future__ import annotations
 import heapq
 
 from veil.config import RuntimeConfig
+from veil.ir.ops import LOCAL_OPS
 from veil.ir.program import Op, Program, Region, Value
 from veil.ir.types import DType, TensorType, Visibility, join_vis
 
 __all__ = ["run"]
 
-_LOCAL = frozenset(
-    {
-        "add", "sub", "neg", "copy", "const", "iota", "reshape", "transpose", "squeeze", "convert",
-        "broadcast_in_dim", "concatenate", "slice", "pad", "rev", "reduce_sum", "cumsum",
-        "dynamic_slice", "dynamic_update_slice", "gather", "scatter", "scatter_add", "is_finite",
-    }
-)  # fmt: skip
 _PRODUCTS = frozenset({"mul", "dot_general", "square", "integer_pow"})
 _COMPARES = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "max", "min", "select_n", "abs", "sign"})
 
@@ -47,7 +41,7 @@ def run(program: Program, config: RuntimeConfig | None = None) -> Program:
 def _cost(op: Op) -> int:
     """Estimated rounds of one op (0 when it cannot communicate)."""
     secret = [v.type.vis is not Visibility.PUBLIC for v in op.inputs]
-    if op.opcode in _LOCAL or op.regions or not any(secret):
+    if op.opcode in LOCAL_OPS or op.regions or not any(secret):
         return 0
     if op.opcode in _PRODUCTS:
         return 2 if sum(secret) > 1 or op.opcode in ("square", "integer_pow") else 1
