@@ -21,7 +21,7 @@ class Field(Enum):
 
     @property
     def bits(self) -> int:
-        return self.value
+        return self._value_  # not `self.value`: Enum's descriptor costs ~0.5 us (hot path)
 
 
 class ProtocolKind(Enum):

@@ -257,17 +257,21 @@ def test_send_validates_like_the_wire_and_sizes_frames_exactly() -> None:
 
 
 def test_send_donated_skips_only_a_needless_copy() -> None:
-    """send_donated hands over an owned C-order array as is; anything else (a view, a
-    non-contiguous or read-only array) is copied as by send. Counting is the same."""
+    """send_donated hands over a writable C-order array as is (also a contiguous view: the
+    caller hands over its buffer); anything else (a non-contiguous or read-only array) is
+    copied as by send. Counting is the same."""
     hub = MemoryHub(2)
     a, b = hub.link(0), hub.link(1)
     owned = np.arange(6, dtype=np.uint64)
     a.send_donated(1, "t", owned)
     assert b.recv(0, "t") is owned
     base = np.arange(12, dtype=np.uint64)
+    view = np.arange(12, dtype=np.uint64)[2:8]
+    a.send_donated(1, "t", view)
+    assert b.recv(0, "t") is view
     readonly = np.arange(3, dtype=np.uint8)
     readonly.flags.writeable = False
-    for arr in (base[2:8], base.reshape(3, 4)[:, 1], readonly):
+    for arr in (base.reshape(3, 4)[:, 1], readonly):
         a.send_donated(1, "t", arr)
         got = b.recv(0, "t")
         assert got is not arr and np.array_equal(got, arr) and got.flags.writeable and got.base is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -227,3 +228,40 @@ def test_fused_truncation_attrs(proto: str, field: str) -> None:
     r = run(cfg, lambda ctx, u, v: run_program(prog, [u, v], ctx), secret(a), secret(c))
     np.testing.assert_allclose(r.outputs[0], 2 * a * c, atol=4 * ulp(cfg))
     assert r.values[0][0].fxp_bits == cfg.f and r.values[0][1].fxp_bits == 2 * cfg.f
+
+
+@pytest.mark.parametrize("proto,field", params(extra=True))
+def test_const_in_loop_encoded_once(proto: str, field: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A const inside a loop body is encoded once per party and run; its payload is read-only
+    (shared by every trip), and the loop still computes c <- c * 0.25 + 1."""
+    from veil.vm.handlers import elementwise as E
+
+    calls: list[int] = []
+    real = E.F.constant
+
+    def counting(*a: Any, **k: Any) -> Any:
+        if sys._getframe(1).f_code is E._const.__code__:  # other HAL ops encode constants too
+            calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(E.F, "constant", counting)
+    n = 12
+    b = Builder()
+    x = b.param(fxp((3,)))
+    body = b.open_region([ity(), fxp((3,))])
+    _, c = body.params
+    (q,) = b.emit("const", [], [fxp((3,), P)], {"value": np.full(3, 0.25)})
+    (one,) = b.emit("const", [], [fxp((3,), P)], {"value": np.ones(3)})
+    (m,) = b.emit("mul", [c, q], [fxp((3,))])
+    (nc,) = b.emit("add", [m, one], [fxp((3,))])
+    b.close_region([nc])
+    (out,) = b.emit("loop", [x], [fxp((3,))], {"trip_count": n, "n_carries": 1}, regions=[body])
+    prog = b.finish([out])
+    cfg = config(proto, field)
+    x0 = np.array([1.0, -2.0, 4.0])
+    r = run(cfg, machine_run(prog), secret(x0))
+    want = x0.copy()
+    for _ in range(n):
+        want = want * 0.25 + 1
+    np.testing.assert_allclose(r.outputs[0], want, atol=1e-3)
+    assert len(calls) == 2 * cfg.world_size  # two consts, once per party (not once per trip)

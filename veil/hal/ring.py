@@ -104,7 +104,7 @@ def to_secret(ctx: ProtocolContext, x: Value) -> Value:
     if x.is_secret:
         return x
     if x.is_public:
-        return make(x, api.p2s(ctx, np.require(x.payload, requirements="C")), vis=SECRET, owner=None)
+        return make(x, api.p2s(ctx, R.c_order(x.payload)), vis=SECRET, owner=None)
     if x.owner is None:
         raise ValueError("hal.to_secret: PRIVATE value without an owner")
     return make(x, api.v2s(ctx, x.payload, x.owner, x.shape), vis=SECRET, owner=None)

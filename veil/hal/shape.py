@@ -23,7 +23,7 @@ from veil.mpc.context import ProtocolContext
 
 
 def _map(x: Value, fn: Callable[[np.ndarray], np.ndarray], shape: Sequence[int]) -> Value:
-    out = None if x.payload is None else np.require(fn(x.payload), requirements="C")
+    out = None if x.payload is None else R.c_order(fn(x.payload))
     return hr.make(x, out, shape=tuple(shape))
 
 

@@ -46,8 +46,9 @@ def frame_size(tag: str, arr: np.ndarray) -> int:
 def owned_copy(tag: str, arr: np.ndarray, donated: bool = False) -> np.ndarray:
     """What `decode_frame(encode_frame(tag, arr))` yields: validated, one little-endian C copy.
 
-    `donated`: the caller hands `arr` over and never touches it again, so an array that already
-    is what the copy would be (owns its C-order, writable, little-endian data) is passed as is.
+    `donated`: the caller hands `arr` over and never touches it again (nor the rest of the
+    buffer it may be a view of), so an array that already is what the copy would be (C-order,
+    writable, little-endian data) is passed as is.
     """
     if not isinstance(tag, str):
         raise LinkError(f"wire: tag {tag!r} must be a str encodable as utf-8")
@@ -55,6 +56,6 @@ def owned_copy(tag: str, arr: np.ndarray, donated: bool = False) -> np.ndarray:
     dt, _ = _wire_dtype(arr.dtype)
     if arr.ndim > MAX_NDIM:
         raise LinkError(f"wire: array has {arr.ndim} dims; at most {MAX_NDIM} are supported")
-    if donated and arr.base is None and arr.dtype == dt and arr.flags.c_contiguous and arr.flags.writeable:
+    if donated and arr.dtype == dt and arr.flags.c_contiguous and arr.flags.writeable:
         return arr
     return np.array(arr, dtype=dt, order="C", copy=True)

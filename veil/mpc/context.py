@@ -36,7 +36,8 @@ class ProtocolContext:
 
     @property
     def k(self) -> int:
-        return self.config.field.bits
+        f = self.config.field
+        return 64 if f is Field.FM64 else f.bits  # hot (every kernel): skip the Enum machinery
 
     @property
     def protocol(self) -> str:

@@ -53,11 +53,11 @@ def _draw(stream: AesCtrStream, dt: np.dtype, shape: tuple[int, ...]) -> np.ndar
 
 
 def add_shares(a: np.ndarray, b: np.ndarray, xor: bool) -> np.ndarray:
-    """a + b (wrapping) or a ^ b, for ring arrays and plain unsigned arrays."""
+    """a + b (wrapping) or a ^ b, for ring arrays and plain unsigned arrays (integer ufunc
+    calls wrap without warnings, also on 0-d arrays: no np.errstate needed)."""
     if a.dtype == ring.U128:
         return ring.xor(a, b) if xor else ring.add(a, b)
-    with np.errstate(over="ignore"):
-        return np.bitwise_xor(a, b) if xor else np.add(a, b, dtype=a.dtype)
+    return np.bitwise_xor(a, b) if xor else np.add(a, b, dtype=a.dtype)
 
 
 def sub_shares(a: np.ndarray, b: np.ndarray, xor: bool) -> np.ndarray:
@@ -65,8 +65,7 @@ def sub_shares(a: np.ndarray, b: np.ndarray, xor: bool) -> np.ndarray:
         return add_shares(a, b, True)
     if a.dtype == ring.U128:
         return ring.sub(a, b)
-    with np.errstate(over="ignore"):
-        return np.subtract(a, b, dtype=a.dtype)
+    return np.subtract(a, b, dtype=a.dtype)
 
 
 def uint_dtype(bits: int) -> np.dtype:
@@ -90,6 +89,7 @@ class _Deferred:
 
     size: int
     write: Callable[[np.ndarray], None]
+    align: int = 1  # alignment of its words (the buffer is placed so the largest part gets it)
 
 
 @dataclass
@@ -206,14 +206,25 @@ class Corr:
         rb = shp[1] * dt.itemsize
 
         def write(buf: np.ndarray) -> None:
+            aligned = buf.ctypes.data % dt.alignment == 0 and rb % dt.alignment == 0
             for lo in range(0, shp[0], step):
                 hi = min(shp[0], lo + step)
-                rest = np.ascontiguousarray(fn(lo, hi)).astype(dt, copy=False).reshape(hi - lo, shp[1])
+                value = fn(lo, hi)
+                if dt.kind == "u" and value.dtype == dt and value.shape == (hi - lo, shp[1]):
+                    # the last share computed by ufuncs with out=: no contiguous copy of fn's rows
+                    # (often a transposed view), and written in place when `buf` is aligned
+                    part = buf[lo * rb : hi * rb]
+                    out = part.view(dt).reshape(value.shape) if aligned else np.empty(value.shape, dt)
+                    _sub_rows_into(out, value, [o.rows(lo, hi) for o in others], xor)
+                    if not aligned:
+                        part[:] = out.reshape(-1).view(U8)
+                    continue
+                rest = np.ascontiguousarray(value).astype(dt, copy=False).reshape(hi - lo, shp[1])
                 for other in others:
                     rest = sub_shares(rest, other.rows(lo, hi), xor)
                 buf[lo * rb : hi * rb] = np.ascontiguousarray(rest).reshape(-1).view(U8)
 
-        self._adj_out.append(_Deferred(size, write))
+        self._adj_out.append(_Deferred(size, write, dt.alignment))
         return Shared()
 
     def _take_bytes(self, size: int) -> np.ndarray:
@@ -232,7 +243,7 @@ class Corr:
     def adjust_bytes(self) -> np.ndarray:
         """Dealer: the adjust for the last party, every part written once into one buffer."""
         sizes = [p.size if isinstance(p, _Deferred) else p.nbytes for p in self._adj_out]
-        out = np.empty(sum(sizes), U8)
+        out = _placed_buffer(self._adj_out, sizes)
         pos = 0
         for part, size in zip(self._adj_out, sizes):
             if isinstance(part, _Deferred):
@@ -249,6 +260,36 @@ class Corr:
                 f"party {self.rank}: dealer adjust has {self._adj_in.size - self._adj_pos} unused bytes "
                 "(client and dealer disagree on the correlation; same veil version everywhere?)"
             )
+
+
+def _placed_buffer(parts: list[np.ndarray | _Deferred], sizes: list[int]) -> np.ndarray:
+    """An uninitialised uint8 buffer of sum(sizes) bytes, placed in memory so that the largest
+    deferred part starts aligned for its words. The bytes are the same wherever the buffer
+    starts; on the memory link the client then reads that part in place (no aligned copy of
+    the biggest correlation, e.g. an MSB circuit's product shares), and the dealer writes it
+    in place. Earlier parts (packed bit planes) have odd sizes, so this needs a placed start."""
+    total = sum(sizes)
+    deferred = [(size, n) for n, (p, size) in enumerate(zip(parts, sizes)) if isinstance(p, _Deferred)]
+    if not deferred:
+        return np.empty(total, U8)
+    _, big = max(deferred)
+    align = parts[big].align  # type: ignore[union-attr]
+    if align <= 1:
+        return np.empty(total, U8)
+    raw = np.empty(total + align - 1, U8)
+    off = -(raw.ctypes.data + sum(sizes[:big])) % align
+    return raw[off : off + total]
+
+
+def _sub_rows_into(out: np.ndarray, value: np.ndarray, others: list[np.ndarray], xor: bool) -> None:
+    """out = value - sum(others) (wrapping), or value ^ others..., for plain unsigned arrays."""
+    op = np.bitwise_xor if xor else np.subtract
+    if not others:
+        out[...] = value
+        return
+    op(value, others[0], out=out)
+    for other in others[1:]:
+        op(out, other, out=out)
 
 
 def _shape(shape: Any) -> tuple[int, ...]:
@@ -276,7 +317,7 @@ def mine(x: Any) -> Any:
     if isinstance(x, Shared):
         return x.mine
     if isinstance(x, (list, tuple)):
-        return type(x)(mine(v) for v in x)
+        return type(x)([v.mine if type(v) is Shared else mine(v) for v in x])
     return x
 
 
@@ -372,4 +413,4 @@ def parse_request(req: np.ndarray, recipes: RecipeBook) -> tuple[int, tuple[int,
             f"dealer: unknown correlation kind {kind} (client and dealer run different versions?)"
         )
     arity = recipes[kind].arity if kind != STOP else 0
-    return kind, tuple(int(v) for v in req[1 : 1 + arity])
+    return kind, tuple(req[1 : 1 + arity].tolist())  # Python ints

@@ -45,12 +45,25 @@ class Lazy:
 
     @staticmethod
     def from_bytes(buf: np.ndarray, dt: np.dtype, shape: tuple[int, int]) -> Lazy:
-        """Rows of an array stored as raw bytes (e.g. a slice of a received adjust): no copy
-        until read, then one aligned copy of the rows read."""
+        """Rows of an array stored as raw bytes (e.g. a slice of a received adjust): no copy.
+
+        Rows read are a read-only view of `buf` when it is aligned for `dt` (the adjust is this
+        party's own buffer, never written after it arrived), else one aligned copy."""
         rb = int(shape[1]) * dt.itemsize
+        aligned = buf.ctypes.data % dt.alignment == 0 and rb % dt.alignment == 0
         return Lazy(
-            dt, shape, lambda lo, hi: np.array(buf[lo * rb : hi * rb]).view(dt).reshape(hi - lo, shape[1])
+            dt, shape, lambda lo, hi: bytes_as(buf[lo * rb : hi * rb], dt, (hi - lo, shape[1]), aligned)
         )
+
+
+def bytes_as(raw: np.ndarray, dt: np.dtype, shape: tuple[int, ...], aligned: bool) -> np.ndarray:
+    """uint8 bytes `raw` read as a `dt` array of `shape`: a read-only view if `aligned`, else an
+    aligned copy (numpy runs misaligned arrays through slow buffered loops)."""
+    if aligned:
+        out = raw.view(dt).reshape(shape)
+        out.flags.writeable = False
+        return out
+    return np.array(raw).view(dt).reshape(shape)
 
 
 def rows_of(x: np.ndarray | Lazy, lo: int, hi: int) -> np.ndarray:

@@ -161,3 +161,47 @@ def test_given_rows_chunked(world: int, xor: bool, monkeypatch: pytest.MonkeyPat
     for lo, hi in [(0, numel), (8, 16), (72, 77), (3, 3)]:
         got = _sum([lazy.rows_of(s[1], lo, hi) for s in shares], xor=xor)
         assert got.shape == (hi - lo, cols) and (got == plain[lo:hi]).all()
+
+
+@pytest.mark.parametrize("world", [2, 3])
+@pytest.mark.parametrize("xor", [False, True])
+def test_given_rows_placed_adjust(world: int, xor: bool) -> None:
+    """An odd-sized part before the rows: the dealer places the adjust so the rows are aligned
+    and the last party reads them in place (read-only views); a misaligned copy of the same
+    bytes (as another link would deliver them) gives the same shares through aligned copies.
+    fn may return non-contiguous rows (written with out=) or another dtype (the general path)."""
+    numel, cols, dt = 70, 5, np.dtype(np.uint64)
+    plain = np.arange(numel * cols, dtype=np.uint64).reshape(cols, numel).T * np.uint64(0x9E3779B97F4A7C15)
+    assert not plain.flags.c_contiguous
+
+    def recipe(c: dealer.Corr) -> tuple[dealer.Shared, ...]:
+        head = c.given(np.uint8, 5, lambda: np.arange(5, dtype=np.uint8))
+        rows = c.given_rows(dt, (numel, cols), lambda lo, hi: plain[lo:hi], xor=xor)
+        small = c.given_rows(
+            dt, (9, 2), lambda lo, hi: np.arange(2 * lo, 2 * hi, dtype=np.uint32).reshape(-1, 2), xor=xor
+        )
+        return head, rows, small
+
+    keys = [bytes([i + 1]) * 32 for i in range(world)]
+    server = dealer.Corr(world, {i: AesCtrStream(k) for i, k in enumerate(keys)}, world)
+    recipe(server)
+    adjust = server.adjust_bytes()
+    assert (adjust.ctypes.data + 5) % 8 == 0  # the largest part (the rows) starts aligned
+    raw = np.empty(adjust.size + 8, np.uint8)
+    off = (1 - raw.ctypes.data - 5) % 8  # the rows would start 1 byte past an 8-byte boundary
+    misaligned = raw[off : off + adjust.size]
+    misaligned[:] = adjust
+    for adj in (adjust, misaligned):
+        shares = []
+        for rank in range(world):
+            c = dealer.Corr(world, {rank: AesCtrStream(keys[rank])}, rank, adj if rank == world - 1 else None)
+            shares.append(dealer.mine(recipe(c)))
+            c.check_consumed()
+        assert (_sum([s[0] for s in shares]) == np.arange(5)).all()
+        got = _sum([lazy.rows_of(s[1], 0, numel) for s in shares], xor=xor)
+        assert (got == plain).all()
+        small = _sum([lazy.rows_of(s[2], 0, 9) for s in shares], xor=xor)
+        assert (small == np.arange(18).reshape(9, 2)).all()
+        last_rows = lazy.rows_of(shares[-1][1], 8, 16)
+        in_place = adj is adjust  # a view (read-only) of the aligned adjust, else a fresh copy
+        assert np.shares_memory(last_rows, adj) == in_place and last_rows.flags.writeable != in_place

@@ -30,7 +30,7 @@ def open_all(ctx: ProtocolContext, tag: str, share: np.ndarray, xor: bool = Fals
 
     Works for ring arrays and for any unsigned array (packed bit planes, uint32 words).
     """
-    share = np.require(share, requirements="C")
+    share = ring.c_order(share)
     for peer in _others(ctx):
         ctx.link.send(peer, tag, share)
     total = share
@@ -49,7 +49,7 @@ def combine(a: np.ndarray, b: np.ndarray, xor: bool) -> np.ndarray:
 
 def p2s(ctx: ProtocolContext, x: np.ndarray) -> np.ndarray:
     """Public -> share: party 0 holds x, the others 0."""
-    x = np.require(x, requirements="C")
+    x = ring.c_order(x)
     return x.copy() if lead(ctx) else ring.zeros(ring.field_of(x), x.shape)
 
 
@@ -60,9 +60,9 @@ def s2p(ctx: ProtocolContext, x: np.ndarray) -> np.ndarray:
 def s2v(ctx: ProtocolContext, x: np.ndarray, to: int) -> np.ndarray | None:
     """Reveal to party `to` only: the others send it their shares (one round)."""
     if ctx.rank != to:
-        ctx.link.send(to, TAG_S2V, np.require(x, requirements="C"))
+        ctx.link.send(to, TAG_S2V, ring.c_order(x))
         return None
-    total = np.require(x, requirements="C")
+    total = ring.c_order(x)
     for peer in _others(ctx):
         total = ring.add(total, ctx.link.recv(peer, TAG_S2V))
     return total
@@ -95,7 +95,15 @@ def add_ss(ctx: ProtocolContext, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def add_sp(ctx: ProtocolContext, a: np.ndarray, p: np.ndarray) -> np.ndarray:
     if lead(ctx):
         return ring.add(a, p)
-    return np.array(np.broadcast_to(a, np.broadcast_shapes(a.shape, np.shape(p))), copy=True)
+    return _copy_as(a, p)
+
+
+def _copy_as(a: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """A fresh copy of share `a` broadcast against the public `p` (what a non-lead party holds)."""
+    ps = np.shape(p)
+    if ps == a.shape or (len(ps) <= a.ndim and all(d == 1 for d in ps)):  # no broadcasting needed
+        return np.array(a, copy=True)
+    return np.array(np.broadcast_to(a, np.broadcast_shapes(a.shape, ps)), copy=True)
 
 
 def neg_s(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:
@@ -129,7 +137,7 @@ def and_bp(ctx: ProtocolContext, a: np.ndarray, p: np.ndarray) -> np.ndarray:
 def xor_bp(ctx: ProtocolContext, a: np.ndarray, p: np.ndarray) -> np.ndarray:
     if lead(ctx):
         return ring.xor(a, p)
-    return np.array(np.broadcast_to(a, np.broadcast_shapes(a.shape, np.shape(p))), copy=True)
+    return _copy_as(a, p)
 
 
 def not_b(ctx: ProtocolContext, a: np.ndarray) -> np.ndarray:

@@ -179,10 +179,25 @@ def _convert(m: Any, op: Op, args: list[Value]) -> list[Value]:
     return [P.convert(m.ctx, args[0], dt if isinstance(dt, DType) else DType(dt))]
 
 
+_CONST_SCRATCH = "vm.const"  # ctx.scratch key: op -> its encoded Value, for this party and run
+_CONST_CACHE_MAX = 4096
+
+
 def _const(m: Any, op: Op, args: list[Value]) -> list[Value]:
-    t = op.outputs[0].type
-    value = np.asarray(op.attrs["value"])
-    return [F.constant(m.ctx, np.broadcast_to(value, t.shape), tuple(t.shape), dtype=t.dtype)]
+    """The op's constant, encoded once per run: a const inside a loop body runs every
+    iteration (~75 us to encode). The cached payload is read-only, so nothing can mutate the
+    shared array (Values themselves are never mutated: every HAL op builds a new one)."""
+    cache: dict[Op, Value] = m.ctx.scratch.setdefault(_CONST_SCRATCH, {})
+    out = cache.get(op)
+    if out is None:
+        t = op.outputs[0].type
+        out = F.constant(m.ctx, np.asarray(op.attrs["value"]), tuple(t.shape), dtype=t.dtype)
+        if out.payload is not None:
+            out.payload.flags.writeable = False
+        if len(cache) >= _CONST_CACHE_MAX:  # a context reused across many programs stays bounded
+            cache.clear()
+        cache[op] = out
+    return [out]
 
 
 def _iota(m: Any, op: Op, args: list[Value]) -> list[Value]:
