@@ -58,6 +58,49 @@ def test_shaper_presets_and_values() -> None:
     assert ClusterConfig.from_dict(cluster_def(["a", "b"])).make_shaper() is None
 
 
+@pytest.mark.parametrize("transport", ["tcp", "grpc"])
+def test_transport_parses_round_trips_and_picks_the_link_class(transport: str) -> None:
+    from veil.link.factory import link_class
+
+    cfg = ClusterConfig.from_dict(base(transport=transport))
+    assert cfg.transport == transport and cfg.to_dict()["transport"] == transport
+    assert ClusterConfig.from_dict(cfg.to_dict()).transport == transport
+    assert ClusterConfig.from_dict(cluster_def(["a", "b"], transport=transport)).transport == transport
+    assert link_class(cfg.transport).__name__ == {"tcp": "TcpLink", "grpc": "GrpcLink"}[transport]
+    assert ClusterConfig.from_dict(base()).transport == "tcp"  # the default
+
+
+@pytest.mark.parametrize("transport", ["tcp", "grpc"])
+def test_open_link_from_a_cluster_config(transport: str) -> None:
+    import threading
+
+    import numpy as np
+
+    from veil.device.launcher import free_ports
+    from veil.link.factory import open_link
+
+    ports = free_ports(2)
+    doc = cluster_def(
+        ["a", "b"], protocol="ref2k", transport=transport, timeouts={"link_s": 5, "connect_s": 5}
+    )
+    doc["nodes"] = [{"party": p, "address": f"127.0.0.1:{port}"} for p, port in zip("ab", ports)]
+    cfg = ClusterConfig.from_dict(doc)
+    links = {}
+    threads = [threading.Thread(target=lambda p=p: links.update({p: open_link(cfg, p)})) for p in "ab"]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    try:
+        assert type(links["a"]).__name__ == {"tcp": "TcpLink", "grpc": "GrpcLink"}[transport]
+        assert links["a"].timeout == 5 and links["b"].rank == 1
+        links["a"].send(1, "t", np.arange(3))
+        assert links["b"].recv(0, "t").tolist() == [0, 1, 2]
+    finally:
+        for lk in links.values():
+            lk.close()
+
+
 def test_local_semi2k_gets_a_default_dealer() -> None:
     cfg = ClusterConfig.from_dict(cluster_def(["alice", "bob"]))
     assert cfg.dealer is not None and cfg.dealer.name == "dealer" and cfg.dealer.address is None
@@ -105,6 +148,8 @@ def test_yaml_round_trip_with_tls(tmp_path: Path) -> None:
         ({"shaper": "56k_modem"}, "presets are"),
         ({"shaper": {"latency_ms": -1}}, "shaper.latency_ms=-1"),
         ({"shaper": {"bandwidth_mbps": 0}}, "shaper.bandwidth_mbps=0"),
+        ({"transport": "udp"}, r"transport='udp': must be one of \['tcp', 'grpc'\]"),
+        ({"transport": True}, "transport=True"),
     ],
 )
 def test_validation_errors_name_the_field(changes: dict, match: str) -> None:

@@ -31,8 +31,9 @@ TIMEOUTS = {"link_s": 10, "heartbeat_s": 0.5, "startup_s": 45}
 
 
 def long_job(x):
-    """~400 dependent secret matmuls: seconds of work, so a node can be killed in the middle."""
-    return jax.lax.fori_loop(0, 400, lambda i, v: (v @ x) * 0.5 + 0.01, x)
+    """~4000 dependent secret matmuls: several seconds of work even on the TCP link, so a node can
+    be killed in the middle (the tests kill one after 1 s)."""
+    return jax.lax.fori_loop(0, 4000, lambda i, v: (v @ x) * 0.5 + 0.01, x)
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ A cluster config is a dict or a YAML file, in veil's own form
     tls: {alice: {ca: ca.pem, cert: alice.pem, key: alice.key}, ...}   # every link endpoint, or none
     timeouts: {link_s: 60, connect_s: 30, heartbeat_s: 2, startup_s: 60, job_s: 3600}
     shaper: 100mbit_10ms           # emulated WAN for benchmarks: a preset, or {latency_ms, bandwidth_mbps}
+    transport: tcp                 # party link: tcp (default, lowest latency) or grpc
 
 or SecretFlow's SPU form `{"nodes": [{"party", "address"}], "runtime_config": {...}}` (what
 `cluster_def` builds). Every problem raises `ConfigError` naming the field and the fix.
@@ -45,6 +46,7 @@ from veil.device.cluster_fields import (
     parse_shaper,
     parse_timeouts,
     parse_tls,
+    parse_transport,
 )
 from veil.errors import ConfigError
 from veil.link.shaper import Shaper
@@ -62,7 +64,7 @@ __all__ = [
 
 _TOP_KEYS = {
     "parties", "nodes", "compute", "data_owners", "dealer", "allow_colocated_dealer", "protocol",
-    "field", "runtime_config", "tls", "timeouts", "shaper",
+    "field", "runtime_config", "tls", "timeouts", "shaper", "transport",
 }  # fmt: skip
 
 
@@ -83,6 +85,7 @@ class ClusterConfig:
     tls: Mapping[str, TlsConfig] | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     shaper: tuple[float, float | None] | None = None  # (one-way latency s, bandwidth bit/s or None)
+    transport: str = "tcp"  # the party link: "tcp" (TcpLink) or "grpc" (GrpcLink)
 
     # -- construction ------------------------------------------------------------------------------
 
@@ -118,6 +121,7 @@ class ClusterConfig:
             tls=parse_tls(doc.get("tls"), compute + ([dealer.name] if dealer else [])),
             timeouts=timeouts,
             shaper=parse_shaper(doc.get("shaper")),
+            transport=parse_transport(doc.get("transport", "tcp")),
         )
         cfg.check_dealer_placement()
         return cfg
@@ -254,6 +258,7 @@ class ClusterConfig:
             },
             "allow_colocated_dealer": self.allow_colocated_dealer,
             "timeouts": {f.name: getattr(self.timeouts, f.name) for f in fields(self.timeouts)},
+            "transport": self.transport,
         }
         if rt.seed is not None:
             doc["runtime_config"]["seed"] = rt.seed.hex()
@@ -279,12 +284,13 @@ def cluster_def(
     addresses: Mapping[str, str] | None = None,
     timeouts: Mapping[str, float] | None = None,
     shaper: str | Mapping[str, float] | None = None,
+    transport: str | None = None,
     **runtime_config: Any,
 ) -> dict[str, Any]:
     """SecretFlow's SPU cluster definition: {'nodes': [{'party', 'address'}], 'runtime_config': {...}}.
 
-    Addresses may be left out in local mode (the launcher picks loopback ports). `timeouts` and
-    `shaper` (veil extras) become top-level keys of the config.
+    Addresses may be left out in local mode (the launcher picks loopback ports). `timeouts`,
+    `shaper` and `transport` (veil extras) become top-level keys of the config.
     """
     if isinstance(parties, str) or not parties:
         raise ConfigError(f"cluster_def: parties must be a non-empty list of names, got {parties!r}")
@@ -298,6 +304,8 @@ def cluster_def(
         doc["timeouts"] = dict(timeouts)
     if shaper is not None:
         doc["shaper"] = shaper if isinstance(shaper, str) else dict(shaper)
+    if transport is not None:
+        doc["transport"] = transport
     return doc
 
 

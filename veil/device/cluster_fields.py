@@ -240,6 +240,15 @@ def parse_shaper(doc: Any) -> tuple[float, float | None] | None:
     return float(latency) / 1e3, None if bw is None else float(bw) * 1e6
 
 
+def parse_transport(value: Any) -> str:
+    """`transport`: which network link party processes use, 'tcp' (default) or 'grpc'."""
+    from veil.link.factory import TRANSPORTS
+
+    if value not in TRANSPORTS:
+        raise ConfigError(f"cluster config: transport={value!r}: must be one of {list(TRANSPORTS)}")
+    return str(value)
+
+
 def parse_bool(value: Any, key: str) -> bool:
     """A YAML boolean (no truthy strings or ints)."""
     if not isinstance(value, bool):

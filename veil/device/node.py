@@ -2,10 +2,11 @@
 
     veil node --config cluster.yaml --party alice
 
-The node opens its `GrpcLink` to the other parties, serves driver requests on its control
-address (`veil.device.control`), runs programs with `veil.device.party.run_party` -- the same
-per-party body the in-memory Simulator runs on threads -- and keeps its outputs (shares, for secret values) in a
-local object store until the driver asks to reveal or delete them. A node never runs Python code
+The node opens its link to the other parties (`TcpLink`, or `GrpcLink` with `transport: grpc`),
+serves driver requests on its control address (`veil.device.control`), runs programs with
+`veil.device.party.run_party` -- the same per-party body the in-memory Simulator runs on
+threads -- and keeps its outputs (shares, for secret values) in a local object store until the
+driver asks to reveal or delete them. A node never runs Python code
 it receives: only serialized veil IR, whose hash every compute party checks with its peers first.
 
 Failures: a node that fails calls `link.fail(reason)`, so every peer raises `PartyError` naming
@@ -78,7 +79,7 @@ class Node:
     """One party process: its link, its object store and its control service."""
 
     def __init__(self, cluster: ClusterConfig, party: str) -> None:
-        from veil.link.grpc import GrpcLink
+        from veil.link.factory import open_link
 
         self.cluster = cluster
         self.name = party
@@ -91,16 +92,8 @@ class Node:
             raise ConfigError(
                 f"cluster config: party {party!r} needs a control_address to run as a driver-controlled node"
             )
-        t = cluster.timeouts
         tls = cluster.tls.get(party) if cluster.tls else None
-        names = cluster.link_names
-        self.link = GrpcLink(
-            self.rank, cluster.world, cluster.link_addresses(), tls=tls, timeout=t.link_s,
-            connect_timeout=t.connect_s, heartbeat_s=t.heartbeat_s,
-            shaper=cluster.make_shaper(),
-            peer_names={r: n for r, n in enumerate(names)} if tls else None,
-            on_wire=wire_capture(party),
-        )  # fmt: skip
+        self.link = open_link(cluster, party, on_wire=wire_capture(party))
         self.store: dict[str, HalValue] = {}
         self.done = threading.Event()
         self.exit_code = 0

@@ -43,17 +43,10 @@ DEALER_TAG = "dealer:job"
 
 
 def open_link(cluster: ClusterConfig, party: str) -> Any:
-    """This party's GrpcLink to the cluster (TLS and timeouts from the config)."""
-    from veil.link.grpc import GrpcLink
+    """This party's link to the cluster (transport, TLS and timeouts from the config)."""
+    from veil.link.factory import open_link as open_party_link
 
-    t = cluster.timeouts
-    tls = cluster.tls.get(party) if cluster.tls else None
-    return GrpcLink(
-        cluster.rank_of(party), cluster.world, cluster.link_addresses(), tls=tls, timeout=t.link_s,
-        connect_timeout=t.connect_s, heartbeat_s=t.heartbeat_s,
-            shaper=cluster.make_shaper(),
-        peer_names=dict(enumerate(cluster.link_names)) if tls else None,
-    )  # fmt: skip
+    return open_party_link(cluster, party)
 
 
 class ProductionRuntime:

@@ -1,4 +1,5 @@
-"""Mutual TLS for the gRPC link: which files a party uses, and a throwaway PKI for tests.
+"""Mutual TLS for the links: which files a party uses, credentials for gRPC, `ssl` contexts for
+the TCP link, and a throwaway PKI for tests.
 
 Every party holds the job's CA certificate, its own certificate and its private key. The server
 side requires a client certificate signed by the CA; the client side checks the server's
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,3 +171,34 @@ def channel_credentials(cfg: TlsConfig) -> grpc.ChannelCredentials:
     """Client side of mutual TLS: verify the server against the CA and present this party's cert."""
     ca, cert, key = cfg.read()
     return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+
+def _load_chain(ctx: ssl.SSLContext, cfg: TlsConfig) -> ssl.SSLContext:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_verify_locations(cafile=str(cfg.ca_cert))
+        ctx.load_cert_chain(str(cfg.cert), str(cfg.key))
+    except (ssl.SSLError, OSError) as e:  # the message names the failing step, never key bytes
+        raise ConfigError(f"TLS files of {cfg!r} cannot be used: {e}") from None
+    return ctx
+
+
+def ssl_server_context(cfg: TlsConfig) -> ssl.SSLContext:
+    """`ssl` server side of mutual TLS (TCP link): this party's cert; clients need a CA-signed cert."""
+    ctx = _load_chain(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), cfg)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def ssl_client_context(cfg: TlsConfig) -> ssl.SSLContext:
+    """`ssl` client side of mutual TLS (TCP link): verify the server's cert and name, show ours."""
+    ctx = _load_chain(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), cfg)
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+def common_names(cert: dict[str, object] | None) -> list[str]:
+    """The subject CNs of a certificate as `SSLObject.getpeercert()` returns it."""
+    subject = (cert or {}).get("subject", ())
+    return [v for rdn in subject for k, v in rdn if k == "commonName"]  # type: ignore[union-attr]
