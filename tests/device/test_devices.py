@@ -319,3 +319,31 @@ def test_lr_example_matches_simulation(semi2k) -> None:
         sim.stats.rounds,
         sim.stats.offline_bytes,
     )
+
+
+def test_init_cluster_keys_reach_the_default_cluster() -> None:
+    """veil.init(transport=..., shaper=...) are cluster keys, not runtime_config ones."""
+    session = Session(
+        ["alice", "bob"], defaults={"transport": "grpc", "shaper": "100mbit_10ms", "fxp_bits": 20}
+    )
+    cluster = session.spu_cluster(None)
+    assert cluster.transport == "grpc"
+    assert cluster.shaper is not None and cluster.shaper[0] == pytest.approx(0.010)
+    assert cluster.runtime.f == 20
+    assert Session(["alice", "bob"]).spu_cluster(None).transport == "tcp"  # the default link
+    with pytest.raises(ConfigError, match="transport"):
+        Session(["alice", "bob"], defaults={"transport": "udp"}).spu_cluster(None)
+
+
+@pytest.mark.parametrize("transport", ["grpc", "tcp"])
+def test_local_nodes_on_each_transport(data, transport: str) -> None:
+    x1, _, _, w0, _ = data
+    session = Session(["alice", "bob"])
+    try:
+        spu = SPU(cluster_def(["alice", "bob"], timeouts=TIMEOUTS, transport=transport), session=session)
+        assert spu.runner.cluster.transport == transport
+        out = spu(linear)(PYU("alice", session)(lambda: x1)(), PYU("bob", session)(lambda: w0)(), np.zeros(4))
+        np.testing.assert_allclose(reveal(out), x1 @ w0, atol=1e-3)
+        assert spu.stats.rounds > 0 and spu.stats.offline_bytes > 0  # shares moved over the link, dealer too
+    finally:
+        session.shutdown()

@@ -94,10 +94,12 @@ class Session:
                     )
             return self.cluster
         if definition is None:
-            rc = {k: v for k, v in self.defaults.items() if k not in ("protocol", "field", "timeouts")}
+            top = ("protocol", "field", "timeouts", "shaper", "transport")  # cluster keys, not runtime ones
+            rc = {k: v for k, v in self.defaults.items() if k not in top}
             definition = cluster_def(
                 list(self.parties), self.defaults.get("protocol", "semi2k"), self.defaults.get("field", "FM64"),
-                timeouts=self.defaults.get("timeouts"), **rc,
+                timeouts=self.defaults.get("timeouts"), shaper=self.defaults.get("shaper"),
+                transport=self.defaults.get("transport"), **rc,
             )  # fmt: skip
         cluster = ClusterConfig.load(definition)
         missing = [p for p in cluster.compute if p not in self.parties]
@@ -162,8 +164,8 @@ def init(
 ) -> Session:
     """Start a session (see the module docstring for the two modes).
 
-    Local mode: `protocol`, `field` and other runtime_config keys are the defaults of `veil.SPU()`
-    without a cluster_def; `tls=True` runs the node links over mutual TLS with a throwaway CA;
+    Local mode: `protocol`, `field` and other runtime_config keys (and the cluster keys `timeouts`,
+    `shaper`, `transport`) are the defaults of `veil.SPU()` without a cluster_def; `tls=True` runs the node links over mutual TLS with a throwaway CA;
     `log_level` is the nodes' log level. Production mode reads all of it from the cluster config.
     `progress`: a per-party progress line on stderr for SPU jobs longer than a second (default:
     when stderr is a terminal); or a callable that receives `veil.device.progress.Progress` lists.
