@@ -1,24 +1,32 @@
 """LR and MLP jobs on real party processes (device API, local mode) vs the in-process simulation.
 
     .venv/bin/python benchmarks/bench_runtime.py [--jobs lr,mlp] [--mlp-epochs 1] [--no-shaped]
+        [--transports tcp,grpc] [--with-spu] [--repeat 3]
 
 For each job: `veil.jit` (every party a thread, memory link) and the device API with one node
-process per party on loopback gRPC (alice, bob and the semi2k dealer), on a plain loopback link
-and with the link shaper at 100 Mbit/s + 10 ms one way (`100mbit_10ms`). For the processes,
-both input modes: PRIVATE (each data owner's columns stay at its node until the concatenation
-shares them; the default) and all-secret (`keep_private=False`, as veil.jit and SPU do).
-compile = first call's trace+compile (s); run = the second call (the compiled program is
-cached), wall time seen by the driver. Bytes are payload bytes summed over the parties.
+process per party (alice, bob and the semi2k dealer) on each party-link transport (`tcp`: veil's
+TcpLink, the default; `grpc`: GrpcLink), on a plain loopback link and with the link shaper at
+100 Mbit/s + 10 ms one way (`100mbit_10ms`). For the processes, both input modes: PRIVATE (each
+data owner's columns stay at its node until the concatenation shares them; the default) and
+all-secret (`keep_private=False`, as veil.jit and SPU do).
+compile = first call's trace+compile (s); run = median of --repeat further calls (the compiled
+program is cached), wall time seen by the driver. Bytes are payload bytes summed over the parties.
 
-SPU 0.9.5 figures are copied from shared/REFERENCE.md (one process per party on loopback, no
-shaper, idle machine), labelled REFERENCE: they were not measured in this run. The machine is
-shared: wall times are noisy; bytes and rounds are exact.
+--with-spu also runs SecretFlow SPU 0.9.5 with one process per party over loopback brpc
+(benchmarks/spu/run_spu_procs.py in .spu-venv; `bash benchmarks/spu/setup_venv.sh` makes it),
+same jobs, all inputs secret, on the same machine in the same session. The machine is shared:
+wall times are noisy; bytes and rounds are exact.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,8 +48,7 @@ from veil.device.pyu import PYU  # noqa: E402
 from veil.device.spu import SPU  # noqa: E402
 from veil.link.shaper import Shaper  # noqa: E402
 
-# SPU 0.9.5, one process per party on loopback: (run s, MB all parties, rounds), shared/REFERENCE.md
-REFERENCE = {"lr": (0.338, 10.0, 590, "10 epochs"), "mlp": (15.6, 90.1, 26100, "10 epochs")}
+SPU_PYTHON = ROOT / ".spu-venv" / "bin" / "python"
 
 
 def jobs(mlp_epochs: int) -> dict[str, dict[str, Any]]:
@@ -63,7 +70,7 @@ def _args(job: dict[str, Any]) -> tuple[Any, ...]:
     return (*job["alice"], *job["bob"], *job.get("alice_after", ()))
 
 
-def run_sim(job: dict[str, Any], shaper: str | None) -> dict[str, Any]:
+def run_sim(job: dict[str, Any], shaper: str | None, repeat: int) -> dict[str, Any]:
     f = veil.jit(
         job["fn"],
         protocol="semi2k",
@@ -74,23 +81,31 @@ def run_sim(job: dict[str, Any], shaper: str | None) -> dict[str, Any]:
     f(*_args(job), **job["kw"])
     compile_s = f.stats.compile_s
     first = time.perf_counter() - t
-    t = time.perf_counter()
-    out = f(*_args(job), **job["kw"])
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = f(*_args(job), **job["kw"])
+        times.append(time.perf_counter() - t)
     return {
         "compile_s": compile_s,
         "first_s": first,
-        "run_s": time.perf_counter() - t,
+        "run_s": statistics.median(times),
         "stats": f.stats,
         "out": out,
     }
 
 
-def run_procs(job: dict[str, Any], shaper: str | None, keep_private: bool) -> dict[str, Any]:
+def run_procs(
+    job: dict[str, Any], shaper: str | None, keep_private: bool, transport: str, repeat: int
+) -> dict[str, Any]:
     session = Session(["alice", "bob"], progress=False)
     try:
         t = time.perf_counter()
+        cluster = cluster_def(
+            ["alice", "bob"], protocol="semi2k", shaper=shaper, timeouts={"link_s": 600}, transport=transport
+        )
         spu = SPU(
-            cluster_def(["alice", "bob"], protocol="semi2k", shaper=shaper, timeouts={"link_s": 600}),
+            cluster,
             session=session,
             keep_private=keep_private,
         )
@@ -103,9 +118,12 @@ def run_procs(job: dict[str, Any], shaper: str | None, keep_private: bool) -> di
         t = time.perf_counter()
         fn(*a, *b, *a2, **job["kw"])
         first, compile_s = time.perf_counter() - t, spu.stats.compile_s
-        t = time.perf_counter()
-        res = fn(*a, *b, *a2, **job["kw"])
-        run_s = time.perf_counter() - t
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            res = fn(*a, *b, *a2, **job["kw"])
+            times.append(time.perf_counter() - t)
+        run_s = statistics.median(times)
         out = reveal(res)
         return {
             "compile_s": compile_s, "first_s": first, "run_s": run_s, "stats": spu.stats,
@@ -113,6 +131,18 @@ def run_procs(job: dict[str, Any], shaper: str | None, keep_private: bool) -> di
         }  # fmt: skip
     finally:
         session.shutdown()
+
+
+def run_spu_procs(jobs: list[str], mlp_epochs: int, repeat: int) -> dict[str, dict[str, Any]]:
+    """SPU 0.9.5, one process per party over loopback brpc (benchmarks/spu/run_spu_procs.py)."""
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as tmp:
+        cmd = [
+            str(SPU_PYTHON), str(ROOT / "benchmarks" / "spu" / "run_spu_procs.py"), "--jobs", ",".join(jobs),
+            "--mlp-epochs", str(mlp_epochs), "--repeat", str(repeat), "--out", tmp.name,
+        ]  # fmt: skip
+        subprocess.run(cmd, check=True, cwd=ROOT)
+        rows = [json.loads(line) for line in Path(tmp.name).read_text().splitlines() if line.strip()]
+    return {r["job"]: r for r in rows}
 
 
 def _max_diff(a: Any, b: Any) -> float:
@@ -128,10 +158,18 @@ def main() -> None:
     ap.add_argument("--mlp-epochs", type=int, default=1)
     ap.add_argument("--no-shaped", action="store_true", help="skip the 100 Mbit / 10 ms runs")
     ap.add_argument("--no-secret-procs", action="store_true", help="skip the all-secret process runs")
+    ap.add_argument("--transports", default="tcp,grpc", help="party-link transports for the processes")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs after the first (median)")
+    ap.add_argument("--with-spu", action="store_true", help="also run SPU 0.9.5 processes (.spu-venv)")
     args = ap.parse_args()
+    spu_rows: dict[str, dict[str, Any]] = {}
+    if args.with_spu:
+        if not SPU_PYTHON.exists():
+            raise SystemExit(f"--with-spu: {SPU_PYTHON} is missing; run `bash benchmarks/spu/setup_venv.sh`")
+        spu_rows = run_spu_procs(args.jobs.split(","), args.mlp_epochs, args.repeat)
     table = jobs(args.mlp_epochs)
     links = [None] if args.no_shaped else [None, "100mbit_10ms"]
-    head = f"{'job':<14}{'runtime':<33}{'link':<14}{'compile s':>10}{'run s':>9}{'online MB':>11}{'offline MB':>11}{'rounds':>8}  note"
+    head = f"{'job':<14}{'runtime':<38}{'link':<14}{'compile s':>10}{'run s':>9}{'online MB':>11}{'offline MB':>11}{'rounds':>8}  note"
     lines = [head, "-" * len(head)]
 
     def row(
@@ -147,7 +185,7 @@ def main() -> None:
     ) -> None:
         c = f"{compile_s:>10.2f}" if isinstance(compile_s, float) else f"{compile_s:>10}"
         o = f"{off:>11.2f}" if isinstance(off, float) else f"{off:>11}"
-        line = f"{name:<14}{runtime:<33}{link:<14}{c}{run_s:>9.3f}{on:>11.2f}{o}{rounds!s:>8}  {note}"
+        line = f"{name:<14}{runtime:<38}{link:<14}{c}{run_s:>9.3f}{on:>11.2f}{o}{rounds!s:>8}  {note}"
         lines.append(line)
         print(line, flush=True)
 
@@ -156,7 +194,7 @@ def main() -> None:
         job = table[key]
         for link in links:
             lname = link or "loopback"
-            sim = run_sim(job, link)
+            sim = run_sim(job, link, args.repeat)
             s = sim["stats"]
             row(
                 job["label"],
@@ -169,11 +207,11 @@ def main() -> None:
                 s.rounds,
             )
             modes = [True] if args.no_secret_procs else [True, False]
-            for keep in modes:
-                p = run_procs(job, link, keep)
+            for transport, keep in itertools.product(args.transports.split(","), modes):
+                p = run_procs(job, link, keep, transport, args.repeat)
                 s = p["stats"]
                 note = f"max|diff| vs sim {_max_diff(p['out'], sim['out']):.1e}; 2nd-call compile {p['second_compile_s']:.3f} s; nodes up in {p['startup_s']:.1f} s"
-                rt = "processes, private inputs" if keep else "processes, all secret"
+                rt = f"processes {transport}, " + ("private inputs" if keep else "all secret")
                 row(
                     job["label"],
                     rt,
@@ -185,8 +223,10 @@ def main() -> None:
                     s.rounds,
                     note,
                 )
-        ref = REFERENCE[key]
-        row(job["label"], "SPU 0.9.5 processes (REFERENCE)", "loopback", "-", ref[0], ref[1], "-", ref[2], f"REFERENCE.md figure, {ref[3]}, not measured here")  # fmt: skip
+        spu = spu_rows.get(key)
+        if spu is not None:
+            quality = f"AUC {spu['auc']:.4f} (plaintext {spu['auc_plain']:.4f})" if "auc" in spu else ""
+            row(job["label"], "SPU 0.9.5 processes, all secret", "loopback brpc", spu["compile_s"], spu["run_s"], spu["total_bytes"] / 1e6, "-", spu["rounds"], f"measured here; runs {[round(t, 3) for t in spu['run_s_all']]}; {quality}")  # fmt: skip
     out = ROOT / "benchmarks" / "results" / "runtime.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text("```\n" + "\n".join(lines) + "\n```\n")

@@ -78,13 +78,13 @@ def _lr_job() -> tuple[Callable, tuple, Callable[[Any], dict]]:
     return fn, (x1, x2, y), quality
 
 
-def _mlp_job() -> tuple[Callable, tuple, Callable[[Any], dict]]:
+def _mlp_job(n_epochs: int = 10) -> tuple[Callable, tuple, Callable[[Any], dict]]:
     import mlp_breast_cancer as mlp
 
     x1, x2, y, t1, t2, ty = lr.load_breast_cancer_vertical()
     xt = np.concatenate([t1, t2], axis=1)
     params = mlp.init_params()
-    fn = functools.partial(mlp.train_auto_grad, n_epochs=10)
+    fn = functools.partial(mlp.train_auto_grad, n_epochs=n_epochs)
     args = (x1, x2, y.reshape(-1, 1), params)
     plain = jax.jit(fn)(*args)
 

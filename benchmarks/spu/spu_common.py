@@ -184,3 +184,16 @@ def measure(cfg, world: int, executable, args, repeat: int):  # type: ignore[no-
     if not p0 or len(everyone) != world:
         raise RuntimeError(f"SPU profile lines not found ({len(p0)}, {len(everyone)})")
     return revealed, times, p0, everyone, cap0.text
+
+
+def share_to_blobs(share) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """A libspu.Share as plain bytes ([meta, chunk, ...]) for a pipe to a party process."""
+    return [bytes(share.meta), *(bytes(c) for c in share.share_chunks)]
+
+
+def share_from_blobs(blobs: list[bytes]):  # type: ignore[no-untyped-def]
+    """Inverse of share_to_blobs."""
+    share = libspu.Share()
+    share.meta = blobs[0]
+    share.share_chunks = list(blobs[1:])
+    return share
