@@ -49,7 +49,9 @@ class LogitRegression:
         return jax.lax.fori_loop(0, self.n_epochs, body_fun, (w, b))
 
 
-def load_breast_cancer_vertical() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def load_breast_cancer_vertical() -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray
+]:
     """Breast cancer, min-max scaled, 80/20 split (random_state=42), features split 15/15 (alice/bob)."""
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
@@ -57,7 +59,14 @@ def load_breast_cancer_vertical() -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     x, y = load_breast_cancer(return_X_y=True)
     x = (x - x.min()) / (x.max() - x.min())
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=42)
-    return x_train[:, :15], x_train[:, 15:], y_train.astype(np.float64), x_test[:, :15], x_test[:, 15:], y_test
+    return (
+        x_train[:, :15],
+        x_train[:, 15:],
+        y_train.astype(np.float64),
+        x_test[:, :15],
+        x_test[:, 15:],
+        y_test,
+    )
 
 
 def train(x1, x2, y, n_epochs: int = 3):
@@ -67,8 +76,9 @@ def train(x1, x2, y, n_epochs: int = 3):
 
 
 if __name__ == "__main__":
-    import veil
     from sklearn.metrics import roc_auc_score
+
+    import veil
 
     x1, x2, y, t1, t2, ty = load_breast_cancer_vertical()
     secure = veil.jit(train, protocol="semi2k", field="FM64", static_argnames="n_epochs")

@@ -1,71 +1,19 @@
-"""Shared helpers for the gRPC link tests: free loopback ports, parties on threads, fake peers."""
+"""A fake gRPC peer for the GrpcLink tests (generic link helpers are in helpers.py)."""
 
 from __future__ import annotations
 
-import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import grpc
 
-from veil.link.grpc import GrpcLink
 from veil.link.grpc_proto import FULL_METHOD, Kind, hello_payload, pack
-
-
-def free_addresses(ranks: Iterable[int]) -> dict[int, str]:
-    """A free 127.0.0.1 port per rank (bind port 0, read it, release it)."""
-    socks = []
-    out = {}
-    for r in ranks:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        out[r] = f"127.0.0.1:{s.getsockname()[1]}"
-    for s in socks:
-        s.close()
-    return out
-
-
-def make_links(world: int, addresses: dict[int, str], **kw: Any) -> dict[int, GrpcLink]:
-    """One GrpcLink per rank in `addresses` (construction does not wait for peers)."""
-    kw.setdefault("timeout", 5.0)
-    kw.setdefault("connect_timeout", 5.0)
-    return {r: GrpcLink(r, world, addresses, **kw) for r in sorted(addresses)}
-
-
-def run_threads(
-    links: dict[int, GrpcLink], fn: Callable[[GrpcLink], Any], join_s: float = 15.0
-) -> dict[int, Any]:
-    """Run fn(link) per party on threads; each failing party fails its link; all links close.
-
-    Returns {rank: result or the exception raised}.
-    """
-    out: dict[int, Any] = {}
-
-    def body(link: GrpcLink) -> None:
-        try:
-            out[link.rank] = fn(link)
-        except BaseException as e:  # noqa: BLE001 - returned to the test
-            out[link.rank] = e
-            link.fail(repr(e))
-        finally:
-            link.close()
-
-    threads = [threading.Thread(target=body, args=(lk,), daemon=True) for lk in links.values()]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(join_s)
-    if any(t.is_alive() for t in threads):
-        raise AssertionError("a party thread hung")
-    return out
 
 
 class FakePeer:
     """A raw gRPC client posing as rank `rank`: sends HELLO then whatever bytes the test wants."""
 
-    def __init__(self, address: str, rank: int, world: int, nranks: int) -> None:
+    def __init__(self, address: str, rank: int, world: int = 2, nranks: int = 2) -> None:
         self.channel = grpc.insecure_channel(address)
         self._items: list[bytes | None] = []
         self._cond = threading.Condition()
@@ -99,6 +47,11 @@ class FakePeer:
         with self._cond:
             self._items.append(message)
             self._cond.notify()
+
+    def refusal(self, wait_s: float = 2.0) -> str:
+        """Why the link ended this stream with an error ("" if it has not within `wait_s`)."""
+        self._reader.join(wait_s)
+        return self.error.details() if self.error is not None else ""
 
     def close(self, join_s: float = 5.0) -> None:
         self.send(None)

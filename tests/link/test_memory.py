@@ -11,6 +11,8 @@ from veil.errors import ConfigError, LinkError, LinkTimeoutError, PartyError
 from veil.link.base import Link, PeerClosedError
 from veil.link.memory import MemoryHub, MemoryLink, run_job, run_parties
 
+from .helpers import FIFO_COUNT, FIFO_TAGS, dealer_serve, fifo_per_tag, ping_pong, with_dealer
+
 U128 = np.dtype([("lo", "<u8"), ("hi", "<u8")])
 
 
@@ -19,38 +21,17 @@ def test_memory_link_satisfies_protocol() -> None:
 
 
 def test_ping_pong_and_copies() -> None:
-    def fn(link: MemoryLink) -> int:
-        x = np.zeros(3, np.uint64)
-        for i in range(20):
-            if (i + link.rank) % 2 == 0:
-                link.send(1 - link.rank, "ping", x + 1)
-            else:
-                x = link.recv(1 - link.rank, "ping")
-        return int(x[0])
-
-    assert run_parties(2, fn) == [20, 19]
+    assert run_parties(2, ping_pong) == [20, 19]
     hub = MemoryHub(2)
     a = np.arange(3, dtype=np.int64)
     hub.link(0).send(1, "t", a)
-    a[0] = 100  # the receiver got a copy at send time
+    a[0] = 100  # the receiver got a copy at send time, also outside run_parties
     got = hub.link(1).recv(0, "t")
     assert got.tolist() == [0, 1, 2] and got.flags.writeable
 
 
 def test_tags_interleaved_fifo_per_tag() -> None:
-    tags = [f"t{i}" for i in range(5)]
-
-    def fn(link: MemoryLink) -> list[list[int]] | None:
-        if link.rank == 0:
-            for i in range(10):
-                for t in tags:
-                    link.send(1, t, np.array([i, tags.index(t)], np.int32))
-            return None
-        # receive tags in reverse order to show they do not block each other
-        return [[int(link.recv(0, t)[0]) for _ in range(10)] for t in reversed(tags)]
-
-    out = run_parties(2, fn)[1]
-    assert out == [list(range(10))] * 5
+    assert run_parties(2, fifo_per_tag)[1] == [list(range(FIFO_COUNT))] * len(FIFO_TAGS)
 
 
 def test_structured_payloads_and_collectives_three_parties() -> None:
@@ -115,20 +96,7 @@ def test_four_parties_all_gather_rounds() -> None:
 
 
 def test_dealer_traffic_is_offline() -> None:
-    def dealer(link: MemoryLink) -> None:
-        while True:  # serve until the parties close (PeerClosedError ends the loop)
-            n = int(link.recv(0, "req")[0])
-            link.send(0, "triple", np.zeros(n, np.uint64))
-            link.send(1, "triple", np.zeros(n, np.uint64))
-            link.recv(1, "req")
-
-    def fn(link: MemoryLink) -> int:
-        link.send(2, "req", np.array([8], np.int64))
-        t = link.recv(2, "triple")
-        link.exchange(1 - link.rank, "open", t)
-        return link.stats.rounds
-
-    res = run_job(2, fn, dealer=dealer)
+    res = run_job(2, with_dealer, dealer=dealer_serve)
     assert res.results == [1, 1]
     assert res.stats[2].rounds == 0 and res.stats[2].offline.bytes_sent == 2 * 64
     assert res.totals.offline_bytes == 2 * 64 + 2 * 8 and res.totals.online_bytes == 2 * 64

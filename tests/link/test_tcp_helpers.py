@@ -1,19 +1,10 @@
-"""Shared helpers for the TcpLink tests: links on loopback and a raw-socket fake peer."""
+"""TcpLink test helpers: raw frames and a raw-socket fake peer (generic ones are in helpers.py)."""
 
 from __future__ import annotations
 
 import socket
-from typing import Any
 
-from veil.link.tcp import TcpLink
 from veil.link.tcp_proto import HEADER, MAX_CONTROL, FrameReader, Kind, hello_body
-
-
-def make_links(world: int, addresses: dict[int, str], **kw: Any) -> dict[int, TcpLink]:
-    """One TcpLink per rank in `addresses` (construction does not wait for peers)."""
-    kw.setdefault("timeout", 5.0)
-    kw.setdefault("connect_timeout", 5.0)
-    return {r: TcpLink(r, world, addresses, **kw) for r in sorted(addresses)}
 
 
 def frame(kind: Kind, body: bytes = b"") -> bytes:
@@ -30,6 +21,10 @@ class FakePeer:
         got = FrameReader(self.sock.recv_into, MAX_CONTROL).read_frame()
         assert got is not None
         self.answer = (got[0], bytes(got[1]))
+
+    def refusal(self, wait_s: float = 0.0) -> str:
+        """Why the link refused this HELLO ("" if it answered ACCEPT, read at construction)."""
+        return self.answer[1].decode(errors="replace") if self.answer[0] == Kind.REJECT else ""
 
     def send(self, data: bytes) -> None:
         self.sock.sendall(data)

@@ -17,35 +17,24 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 import grpc
 import numpy as np
 
-from veil.errors import ConfigError, LinkError, LinkTimeoutError
-from veil.link.base import party_name
-from veil.link.collectives import CollectivesMixin
+from veil.errors import ConfigError, LinkTimeoutError
 from veil.link.grpc_peer import PeerSender, WireHook
 from veil.link.grpc_proto import HEADER_SIZE, Kind
 from veil.link.grpc_server import MAX_REASON, InboundServer
-from veil.link.grpc_state import Mailroom
+from veil.link.network import NetworkLink
 from veil.link.shaper import Shaper
-from veil.link.stats import LinkStats
 from veil.link.tls import TlsConfig, channel_credentials
-from veil.link.wire import encode_frame
 
 MiB = 1 << 20
 HEARTBEAT_MISSES = 3  # a peer silent this many heartbeats is unreachable
 
 
-def _check_address(rank: int, address: str) -> None:
-    host, sep, port = str(address).rpartition(":")
-    if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
-        raise ConfigError(f"GrpcLink: address of rank {rank} is {address!r}; expected 'host:port'")
-
-
-class GrpcLink(CollectivesMixin):
+class GrpcLink(NetworkLink):
     """One party's endpoint over gRPC (satisfies `veil.link.base.Link`).
 
     addresses: {rank: "host:port"} of every party in the job, this one included; the dealer
@@ -75,21 +64,20 @@ class GrpcLink(CollectivesMixin):
         bind: str | None = None,
         max_message: int = 1 << 36,
     ) -> None:
-        self._validate(rank, world, addresses, timeout, connect_timeout, heartbeat_s, max_chunk)
-        self.rank = rank
-        self.world = world
-        self.stats = LinkStats(rank, world)
-        self.addresses = {int(r): str(a) for r, a in addresses.items()}
-        self.timeout = timeout
-        self._tls = tls
-        self._peer_names = dict(peer_names) if peer_names else None
-        self._heartbeat_s = heartbeat_s
-        self._max_message = max_message
-        self._room = Mailroom(rank, world, self.addresses, timeout, shaper)
-        self._lock = threading.Lock()
-        self._closing = False
-        self._closed = False
-        self._stop = threading.Event()
+        self._setup(
+            rank,
+            world,
+            addresses,
+            tls,
+            timeout,
+            connect_timeout,
+            heartbeat_s,
+            shaper,
+            peer_names,
+            max_message,
+        )
+        if not 1 <= max_chunk <= 1 << 30:
+            raise ConfigError(f"GrpcLink: max_chunk must be in 1..2^30 bytes, got {max_chunk}")
         # the sender's own report (with the connect error) comes first; this catches the rest
         self._connect_deadline = time.monotonic() + connect_timeout + heartbeat_s
         limit = max(max_chunk, 4 * MiB) + HEADER_SIZE + 1024
@@ -111,40 +99,6 @@ class GrpcLink(CollectivesMixin):
             sender.start()
         self._monitor = threading.Thread(target=self._monitor_loop, name=f"veil-grpc-hb-{rank}", daemon=True)
         self._monitor.start()
-
-    @staticmethod
-    def _validate(
-        rank: int,
-        world: int,
-        addresses: Mapping[int, str],
-        timeout: float,
-        connect_timeout: float,
-        heartbeat_s: float,
-        max_chunk: int,
-    ) -> None:
-        if world < 1 or not 0 <= rank <= world:
-            raise ConfigError(f"GrpcLink: rank {rank} is not in 0..{world} (world={world})")
-        missing = sorted((set(range(world)) | {rank}) - set(addresses))
-        extra = sorted(r for r in addresses if not 0 <= r <= world)
-        if missing or extra:
-            raise ConfigError(
-                f"GrpcLink(rank={rank}): addresses must list ranks 0..{world - 1}, this rank and "
-                f"optionally the dealer ({world}); missing {missing}, unknown {extra}"
-            )
-        for r, a in addresses.items():
-            _check_address(r, a)
-        for name, value in (
-            ("timeout", timeout),
-            ("connect_timeout", connect_timeout),
-            ("heartbeat_s", heartbeat_s),
-        ):
-            if not value > 0:
-                raise ConfigError(f"GrpcLink: {name} must be > 0 seconds, got {value}")
-        if not 1 <= max_chunk <= 1 << 30:
-            raise ConfigError(f"GrpcLink: max_chunk must be in 1..2^30 bytes, got {max_chunk}")
-
-    def _name(self, rank: int) -> int | str:
-        return party_name(rank, self.world)
 
     # -- setup ----------------------------------------------------------------------------------
 
@@ -201,31 +155,11 @@ class GrpcLink(CollectivesMixin):
 
     # -- Link API ------------------------------------------------------------------------------
 
-    def _check_peer(self, peer: int, what: str, tag: str) -> None:
-        if self._closed:
-            raise LinkError(f"party {self._name(self.rank)}: {what} '{tag}' on a closed link")
-        if peer not in self._room.peers:
-            raise LinkError(
-                f"party {self._name(self.rank)}: {what} '{tag}' with invalid peer {peer}; "
-                f"peers are {sorted(self._room.peers)}"
-            )
-
     def send(self, to: int, tag: str, array: np.ndarray) -> None:
         """Queue a copy of `array` for party `to`; returns before it is on the network."""
-        self._check_peer(to, "send", tag)
-        self._room.raise_if_failed()
-        arr = np.asarray(array)
-        frame = encode_frame(tag, arr, self.stats.peek_stamp(to))
-        self.stats.on_send(to, arr.nbytes)
-        if not self._room.peers[to].closed:  # like memory.py: posting to a closed peer is silent
+        frame = self._frame_for(to, tag, array)
+        if frame is not None:
             self._senders[to].enqueue(Kind.DATA, frame)
-
-    def recv(self, frm: int, tag: str) -> np.ndarray:
-        """The next array `frm` sent under `tag` (FIFO); times out, or raises PartyError/LinkError."""
-        self._check_peer(frm, "recv", tag)
-        frame = self._room.take(frm, tag)
-        self.stats.on_recv(frm, frame.array.nbytes, frame.depth)
-        return frame.array
 
     def fail(self, reason: str) -> None:
         """Mark this party failed and tell every connected peer (waits briefly for their ACKs)."""
@@ -282,17 +216,3 @@ class GrpcLink(CollectivesMixin):
         self._inbound.stop()
         self._monitor.join(1.0)
         self._closed = True
-
-    def __enter__(self) -> GrpcLink:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """On an exception, fail the link (peers learn why), then close it."""
-        if exc is not None:
-            self.fail(repr(exc)[:2000])
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"GrpcLink(rank={self._name(self.rank)}, world={self.world}, tls={self._tls is not None})"

@@ -23,28 +23,24 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
 
 import numpy as np
 
 from veil.errors import LinkError, LinkTimeoutError
-from veil.link.base import party_name
-from veil.link.collectives import CollectivesMixin
-from veil.link.grpc_state import Mailroom
+from veil.link.network import NetworkLink
 from veil.link.shaper import Shaper
-from veil.link.stats import LinkStats
-from veil.link.tcp_connect import Conn, describe, listen, validate_args
+from veil.link.tcp_connect import Conn, describe, listen
 from veil.link.tcp_proto import HEADER, Kind, StreamEnded, hello_body
 from veil.link.tcp_setup import ConnectionSetup
 from veil.link.tls import TlsConfig, ssl_client_context, ssl_server_context
-from veil.link.wire import decode_frame, encode_frame
+from veil.link.wire import decode_frame
 
 HEARTBEAT_MISSES = 3  # a peer silent this many heartbeats is unreachable
 MAX_REASON = 4000  # bytes of a FAIL reason kept
 WireHook = Callable[[int, bytes], None]  # (peer, frame bytes before TLS)
 
 
-class TcpLink(ConnectionSetup, CollectivesMixin):
+class TcpLink(ConnectionSetup, NetworkLink):
     """One party's endpoint over TCP (satisfies `veil.link.base.Link`); arguments as GrpcLink's.
 
     addresses: {rank: "host:port"} of every party in the job, this one included (the dealer,
@@ -73,23 +69,22 @@ class TcpLink(ConnectionSetup, CollectivesMixin):
         max_message: int = 1 << 36,
         max_chunk: int | None = None,
     ) -> None:
-        validate_args(rank, world, addresses, timeout, connect_timeout, heartbeat_s)
-        self.rank, self.world = rank, world
-        self.stats = LinkStats(rank, world)
-        self.addresses = {int(r): str(a) for r, a in addresses.items()}
-        self.timeout = timeout
-        self._tls = tls
-        self._peer_names = dict(peer_names) if peer_names else None
-        self._heartbeat_s = heartbeat_s
+        self._setup(
+            rank,
+            world,
+            addresses,
+            tls,
+            timeout,
+            connect_timeout,
+            heartbeat_s,
+            shaper,
+            peer_names,
+            max_message,
+        )
         self._connect_timeout = connect_timeout
-        self._max_message = max_message
         self._on_wire = on_wire
         self._send_timeout = HEARTBEAT_MISSES * heartbeat_s + 1.0
-        self._room = Mailroom(rank, world, self.addresses, timeout, shaper)
         self._conns: dict[int, Conn] = {}  # guarded by self._room.cond
-        self._lock = threading.Lock()
-        self._closing = self._closed = False
-        self._stop = threading.Event()
         self._dial_deadline = time.monotonic() + connect_timeout
         self._connect_deadline = self._dial_deadline + heartbeat_s
         self._server_ctx = ssl_server_context(tls) if tls else None
@@ -114,9 +109,6 @@ class TcpLink(ConnectionSetup, CollectivesMixin):
         t = threading.Thread(target=fn, args=args, name=f"veil-tcp-{self.rank}-{what}", daemon=True)
         t.start()
         return t
-
-    def _name(self, rank: int) -> int | str:
-        return party_name(rank, self.world)
 
     def _read_loop(self, peer: int) -> None:
         """Parse the peer's frames into the mailroom until its connection ends."""
@@ -226,36 +218,16 @@ class TcpLink(ConnectionSetup, CollectivesMixin):
 
     # -- Link API ------------------------------------------------------------------------------
 
-    def _check_peer(self, peer: int, what: str, tag: str) -> None:
-        if self._closed:
-            raise LinkError(f"party {self._name(self.rank)}: {what} '{tag}' on a closed link")
-        if peer not in self._room.peers:
-            raise LinkError(
-                f"party {self._name(self.rank)}: {what} '{tag}' with invalid peer {peer}; "
-                f"peers are {sorted(self._room.peers)}"
-            )
-
     def send(self, to: int, tag: str, array: np.ndarray) -> None:
         """Write `array` to party `to` (returns once the kernel has it; waits for the connection)."""
-        self._check_peer(to, "send", tag)
-        self._room.raise_if_failed()
-        arr = np.asarray(array)
-        frame = encode_frame(tag, arr, self.stats.peek_stamp(to))
-        self.stats.on_send(to, arr.nbytes)
-        if self._room.peers[to].closed:  # like memory.py: posting to a closed peer is silent
+        frame = self._frame_for(to, tag, array)
+        if frame is None:
             return
         conn = self._conns.get(to) or self._conn_for(to, self._connect_deadline + self.timeout)
         if conn is not None:
             self._write(to, conn, Kind.DATA, frame)
 
     send_donated = send  # the frame is encoded (copied) at once either way
-
-    def recv(self, frm: int, tag: str) -> np.ndarray:
-        """The next array `frm` sent under `tag` (FIFO); times out, or raises PartyError/LinkError."""
-        self._check_peer(frm, "recv", tag)
-        frame = self._room.take(frm, tag)
-        self.stats.on_recv(frm, frame.array.nbytes, frame.depth)
-        return frame.array
 
     def _broadcast_control(self, kind: Kind, body: bytes, deadline: float) -> None:
         """Send a control frame to every connected peer still there, then wait for their ACKs."""
@@ -324,17 +296,3 @@ class TcpLink(ConnectionSetup, CollectivesMixin):
             if t is not threading.current_thread():
                 t.join(1.0)
         self._closed = True
-
-    def __enter__(self) -> TcpLink:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """On an exception, fail the link (peers learn why), then close it."""
-        if exc is not None:
-            self.fail(repr(exc)[:2000])
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"TcpLink(rank={self._name(self.rank)}, world={self.world}, tls={self._tls is not None})"

@@ -16,10 +16,10 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from veil.errors import ConfigError, LinkError
+from veil.errors import LinkError
 from veil.link.tcp_pipe import PlainPipe, TlsPipe, tune
 from veil.link.tcp_proto import MAX_CONTROL, FrameReader, Kind, parse_hello
 from veil.link.tls import common_names
@@ -192,34 +192,3 @@ def refusal(
     if expected_name is not None and common_names(cert) != [expected_name]:
         return f"a client claims rank {peer} but its certificate is for {common_names(cert)}, not {expected_name!r}"
     return ""
-
-
-def validate_args(
-    rank: int,
-    world: int,
-    addresses: Mapping[int, str],
-    timeout: float,
-    connect_timeout: float,
-    heartbeat_s: float,
-) -> None:
-    """ConfigError for TcpLink arguments GrpcLink would refuse too (same checks, same wording)."""
-    if world < 1 or not 0 <= rank <= world:
-        raise ConfigError(f"TcpLink: rank {rank} is not in 0..{world} (world={world})")
-    missing = sorted((set(range(world)) | {rank}) - set(addresses))
-    extra = sorted(r for r in addresses if not 0 <= r <= world)
-    if missing or extra:
-        raise ConfigError(
-            f"TcpLink(rank={rank}): addresses must list ranks 0..{world - 1}, this rank and "
-            f"optionally the dealer ({world}); missing {missing}, unknown {extra}"
-        )
-    for r, a in addresses.items():
-        host, sep, port = str(a).rpartition(":")
-        if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
-            raise ConfigError(f"TcpLink: address of rank {r} is {a!r}; expected 'host:port'")
-    for name, value in (
-        ("timeout", timeout),
-        ("connect_timeout", connect_timeout),
-        ("heartbeat_s", heartbeat_s),
-    ):
-        if not value > 0:
-            raise ConfigError(f"TcpLink: {name} must be > 0 seconds, got {value}")

@@ -1,6 +1,6 @@
-"""TcpLink between separate processes: an exchange, a clean close, fail(), and a peer that is
-killed (SIGKILL) or frozen (SIGSTOP) while the other waits on it or is writing a large array to it
-(mirrors test_grpc_process.py)."""
+"""GrpcLink and TcpLink between separate processes (`link_cls`, see conftest.py): an exchange, a
+clean close, fail(), and a peer that is killed (SIGKILL) or frozen (SIGSTOP) while the other waits
+on it or (TcpLink, whose sends block) is writing large arrays to it."""
 
 from __future__ import annotations
 
@@ -11,26 +11,29 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from veil.errors import PartyError
 from veil.link.base import PeerClosedError
+from veil.link.grpc import GrpcLink
 from veil.link.tcp import TcpLink
 
-from .test_grpc_helpers import free_addresses
+from .helpers import LinkCls, free_addresses
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
+import importlib
 import sys
 import numpy as np
-from veil.link.tcp import TcpLink
 
-mode, a0, a1 = sys.argv[1:4]
-link = TcpLink(1, 2, {0: a0, 1: a1}, timeout=5.0, connect_timeout=10.0, heartbeat_s=0.5)
+module, name, mode, a0, a1 = sys.argv[1:6]
+link_cls = getattr(importlib.import_module(module), name)
+link = link_cls(1, 2, {0: a0, 1: a1}, timeout=5.0, connect_timeout=10.0, heartbeat_s=0.5)
 x = link.recv(0, "x")
 link.send(0, "y", x * 2)
 print("exchanged", flush=True)
@@ -45,12 +48,12 @@ else:
 """
 
 
-def _start_child(mode: str, addrs: dict[int, str], tmp: Path) -> subprocess.Popen[str]:
+def _start_child(link_cls: LinkCls, mode: str, addrs: dict[int, str], tmp: Path) -> subprocess.Popen[str]:
     script = tmp / "child.py"
     script.write_text(CHILD)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GRPC_VERBOSITY": "ERROR"}
     return subprocess.Popen(
-        [sys.executable, str(script), mode, addrs[0], addrs[1]],
+        [sys.executable, str(script), link_cls.__module__, link_cls.__name__, mode, addrs[0], addrs[1]],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -58,10 +61,10 @@ def _start_child(mode: str, addrs: dict[int, str], tmp: Path) -> subprocess.Pope
     )
 
 
-def _exchange(mode: str, tmp: Path) -> tuple[TcpLink, subprocess.Popen[str]]:
+def _exchange(link_cls: LinkCls, mode: str, tmp: Path) -> tuple[Any, subprocess.Popen[str]]:
     addrs = free_addresses(range(2))
-    child = _start_child(mode, addrs, tmp)
-    link = TcpLink(0, 2, addrs, timeout=5.0, connect_timeout=10.0, heartbeat_s=0.5)
+    child = _start_child(link_cls, mode, addrs, tmp)
+    link = link_cls(0, 2, addrs, timeout=5.0, connect_timeout=10.0, heartbeat_s=0.5)
     x = np.arange(1000, dtype=np.int64)
     link.send(1, "x", x)
     assert np.array_equal(link.recv(1, "y"), 2 * x)
@@ -69,8 +72,8 @@ def _exchange(mode: str, tmp: Path) -> tuple[TcpLink, subprocess.Popen[str]]:
     return link, child
 
 
-def test_two_processes_exchange_and_close(tmp_path: Path) -> None:
-    link, child = _exchange("close", tmp_path)
+def test_two_processes_exchange_and_close(link_cls: LinkCls, tmp_path: Path) -> None:
+    link, child = _exchange(link_cls, "close", tmp_path)
     try:
         with pytest.raises(PeerClosedError):
             link.recv(1, "more")
@@ -82,8 +85,8 @@ def test_two_processes_exchange_and_close(tmp_path: Path) -> None:
         child.kill()
 
 
-def test_fail_in_another_process_reaches_the_waiter(tmp_path: Path) -> None:
-    link, child = _exchange("fail", tmp_path)
+def test_fail_in_another_process_reaches_the_waiter(link_cls: LinkCls, tmp_path: Path) -> None:
+    link, child = _exchange(link_cls, "fail", tmp_path)
     link.send(1, "go", np.zeros(1))
     try:
         with pytest.raises(PartyError, match="child broke on purpose") as info:
@@ -94,10 +97,12 @@ def test_fail_in_another_process_reaches_the_waiter(tmp_path: Path) -> None:
         child.kill()
 
 
-@pytest.mark.parametrize("sig, bound", [(signal.SIGKILL, 1.0), (signal.SIGSTOP, 3.5)])
-def test_killed_or_frozen_peer_is_reported_within_bound(tmp_path: Path, sig: int, bound: float) -> None:
-    """SIGKILL: its connection drops; SIGSTOP: it stops answering (detected after ~3 heartbeats)."""
-    link, child = _exchange("wait", tmp_path)
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["SIGKILL", "SIGSTOP"])
+def test_killed_or_frozen_peer_is_reported_within_bound(link_cls: LinkCls, tmp_path: Path, sig: int) -> None:
+    """SIGKILL: its connection drops (TCP sees it at once, gRPC within 1.5 s); SIGSTOP: it stops
+    answering (detected after ~3 heartbeats)."""
+    bound = 3.5 if sig == signal.SIGSTOP else 1.5 if link_cls is GrpcLink else 1.0
+    link, child = _exchange(link_cls, "wait", tmp_path)
     killed_at: list[float] = []
 
     def kill() -> None:
@@ -117,9 +122,10 @@ def test_killed_or_frozen_peer_is_reported_within_bound(tmp_path: Path, sig: int
         link.close()
 
 
-def test_writer_blocked_on_a_frozen_peer_is_released(tmp_path: Path) -> None:
+@pytest.mark.parametrize("link_cls", [TcpLink], ids=["tcp"])  # GrpcLink.send queues, never blocks
+def test_writer_blocked_on_a_frozen_peer_is_released(link_cls: LinkCls, tmp_path: Path) -> None:
     """A send that fills the frozen peer's socket buffers fails once the peer is found silent."""
-    link, child = _exchange("wait", tmp_path)
+    link, child = _exchange(link_cls, "wait", tmp_path)
     os.kill(child.pid, signal.SIGSTOP)
     frozen_at = time.monotonic()
     try:
