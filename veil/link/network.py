@@ -8,6 +8,7 @@ A subclass calls `_setup` first (rank, stats, the `grpc_state.Mailroom`, flags),
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -59,7 +60,7 @@ def validate_link_args(
             raise ConfigError(f"{kind}: {name} must be > 0 seconds, got {value}")
 
 
-class NetworkLink(CollectivesMixin):
+class NetworkLink(CollectivesMixin, ABC):
     """Peer checks, framing with the round stamp, `recv` from the mailroom, context manager."""
 
     rank: int
@@ -127,11 +128,13 @@ class NetworkLink(CollectivesMixin):
         self.stats.on_recv(frm, frame.array.nbytes, frame.depth)
         return frame.array
 
-    def fail(self, reason: str) -> None:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def fail(self, reason: str) -> None:
+        """Mark this party failed and tell every peer (the link's own mechanism)."""
 
-    def close(self) -> None:  # pragma: no cover - every subclass overrides it
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None:
+        """Send CLOSE to every peer, then release the link's threads and sockets."""
 
     def __enter__(self) -> Self:
         return self
