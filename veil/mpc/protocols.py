@@ -14,6 +14,7 @@ from veil.errors import ConfigError
 from veil.link.base import Link, dealer_rank
 from veil.mpc import dealer as dealer_mod
 from veil.mpc.context import ProtocolContext
+from veil.mpc.dealer_service import DealerClient, serve
 from veil.mpc.kernels import KernelTable
 from veil.mpc.prg import setup_prgs
 
@@ -82,7 +83,7 @@ def make_context(link: Link, config: RuntimeConfig, *, dealer_link_present: bool
     prg = setup_prgs(link, peers, seed=config.seed)
     ctx = ProtocolContext(link.rank, link.world, link, prg, config, table)
     if needs_dealer(config):
-        ctx.dealer = dealer_mod.DealerClient(link, prg.pair(dealer), _semi2k_recipes())
+        ctx.dealer = DealerClient(link, prg.pair(dealer), _semi2k_recipes())
     link.stats.reset()
     return ctx
 
@@ -99,4 +100,4 @@ def run_dealer(link: Link, config: RuntimeConfig, max_idle_s: float | None = Non
     link.stats.reset()
     idle = DEALER_IDLE_FACTOR * config.link_timeout_s if max_idle_s is None else max_idle_s
     streams = {r: prg.pair(r) for r in range(link.world)}
-    return dealer_mod.serve(link, streams, prg.private, idle, _semi2k_recipes())
+    return serve(link, streams, prg.private, idle, _semi2k_recipes())

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.mpc.semi2k.common import assert_ring_equal, bits01, uniform, with_edges
 from veil.config import Field
 from veil.mpc import circuits as C
-from veil.mpc import dealer, lazy, ring
+from veil.mpc import dealer, dealer_service, lazy, ring
 from veil.mpc.circuits import programs
 from veil.mpc.circuits import run as run_mod
 from veil.mpc.prg import AesCtrStream
@@ -32,7 +32,7 @@ def simulate(which: int, x: np.ndarray) -> np.ndarray:
     server = dealer.Corr(1, {0: stream}, 1, private=AesCtrStream(b"q" * 32))
     D.RECIPES[D.CIRCUIT].fn(server, k, numel, which)
     client = dealer.Corr(1, {0: AesCtrStream(bytes(32))}, 0, server.adjust_bytes())
-    r_planes, r_arith, levels = dealer.mine(D.RECIPES[D.CIRCUIT].fn(client, k, numel, which))
+    r_planes, r_arith, levels = dealer_service.mine(D.RECIPES[D.CIRCUIT].fn(client, k, numel, which))
     c = ring.add(x.reshape(-1), r_arith)
     cp, u = C.planes_from_ring(c), ~r_planes
     out = None

@@ -12,7 +12,7 @@ import pytest
 from tests.mpc.semi2k.common import assert_ring_equal
 from veil.config import Field
 from veil.errors import LinkError
-from veil.mpc import circuits, dealer, lazy, ring
+from veil.mpc import circuits, dealer, dealer_service, lazy, ring
 from veil.mpc.matmul import matmul
 from veil.mpc.prg import AesCtrStream
 from veil.mpc.semi2k import correlations as D
@@ -31,7 +31,7 @@ def _draw(world: int, kind: int, *params: int, calls: int = 1) -> tuple[list, li
         shares = []
         for rank in range(world):
             c = dealer.Corr(world, {rank: client_streams[rank]}, rank, adjust if rank == world - 1 else None)
-            shares.append(dealer.mine(D.RECIPES[kind].fn(c, *params)))
+            shares.append(dealer_service.mine(D.RECIPES[kind].fn(c, *params)))
             c.check_consumed()
     return list(values), shares, adjust.size
 
@@ -125,11 +125,11 @@ def test_adjust_mismatch_is_detected() -> None:
 
 def test_malformed_requests_rejected() -> None:
     with pytest.raises(LinkError, match="malformed"):
-        dealer.parse_request(np.zeros(3, np.uint64), D.RECIPES)
+        dealer_service.parse_request(np.zeros(3, np.uint64), D.RECIPES)
     req = np.zeros(dealer.REQ_WORDS, np.uint64)
     req[0] = 99
     with pytest.raises(LinkError, match="unknown correlation"):
-        dealer.parse_request(req, D.RECIPES)
+        dealer_service.parse_request(req, D.RECIPES)
 
 
 @pytest.mark.parametrize("world", [1, 2, 3])
@@ -154,7 +154,7 @@ def test_given_rows_chunked(world: int, xor: bool, monkeypatch: pytest.MonkeyPat
     shares = []
     for rank in range(world):
         c = dealer.Corr(world, {rank: AesCtrStream(keys[rank])}, rank, adjust if rank == world - 1 else None)
-        shares.append(dealer.mine(recipe(c)))
+        shares.append(dealer_service.mine(recipe(c)))
         c.check_consumed()
     assert (_sum([s[0] for s in shares]) == np.arange(5)).all()
     assert (_sum([s[2] for s in shares]) == np.arange(3)).all()
@@ -195,7 +195,7 @@ def test_given_rows_placed_adjust(world: int, xor: bool) -> None:
         shares = []
         for rank in range(world):
             c = dealer.Corr(world, {rank: AesCtrStream(keys[rank])}, rank, adj if rank == world - 1 else None)
-            shares.append(dealer.mine(recipe(c)))
+            shares.append(dealer_service.mine(recipe(c)))
             c.check_consumed()
         assert (_sum([s[0] for s in shares]) == np.arange(5)).all()
         got = _sum([lazy.rows_of(s[1], 0, numel) for s in shares], xor=xor)
