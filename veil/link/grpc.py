@@ -159,7 +159,8 @@ class GrpcLink(NetworkLink):
         """Queue a copy of `array` for party `to`; returns before it is on the network."""
         frame = self._frame_for(to, tag, array)
         if frame is not None:
-            self._senders[to].enqueue(Kind.DATA, frame)
+            check = self._room.raise_if_failed  # a stuck peer is found by the heartbeat monitor
+            self._senders[to].enqueue(Kind.DATA, frame, check=check, deadline=time.monotonic() + self.timeout)
 
     def fail(self, reason: str) -> None:
         """Mark this party failed and tell every connected peer (waits briefly for their ACKs)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from veil.errors import LinkError
+from veil.errors import LinkError, LinkTimeoutError
 from veil.link.grpc_proto import FULL_METHOD, Kind, chunks, hello_payload, pack, parse
 
 Report = Callable[[int, str, str], None]  # (peer, "up" | "retry" | "unreachable" | "lost", detail)
@@ -27,6 +27,7 @@ WireHook = Callable[[int, bytes], None]  # (peer, message bytes handed to gRPC)
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNKNOWN}
 _FIRST_BACKOFF_S = 0.05
 _MAX_BACKOFF_S = 1.0
+MAX_QUEUED_BYTES = 64 << 20  # DATA bytes an outbox holds before `send` waits for the peer
 
 
 @dataclass
@@ -39,27 +40,60 @@ class Item:
 
 
 class Outbox:
-    """FIFO of one peer's outgoing items; urgent items (FAIL) jump ahead of queued data."""
+    """FIFO of one peer's outgoing items; urgent items (FAIL) jump ahead of queued data.
 
-    def __init__(self) -> None:
+    DATA waits while `max_bytes` of data are queued (one item always fits an empty queue), so a
+    peer that stops reading holds back the sender instead of growing this party's memory.
+    """
+
+    def __init__(self, label: str = "send", max_bytes: int = MAX_QUEUED_BYTES) -> None:
+        self._label = label  # who sends to whom, for errors
         self._items: deque[Item] = deque()
         self._cond = threading.Condition()
         self._closed = False
+        self._bytes = 0  # DATA payload bytes queued
+        self._max_bytes = max_bytes
 
-    def put(self, item: Item, urgent: bool = False) -> None:
+    def put(
+        self,
+        item: Item,
+        urgent: bool = False,
+        check: Callable[[], None] | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        """Queue `item`; DATA over the limit waits, calling `check` (which raises if the peer is
+        gone) every 50 ms, until `deadline` (then LinkTimeoutError)."""
+        size = len(item.payload) if item.kind == Kind.DATA else 0
         with self._cond:
+            while size and self._bytes and self._bytes + size > self._max_bytes and not self._closed:
+                if check is not None:
+                    check()
+                left = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+                if left <= 0:
+                    raise LinkTimeoutError(
+                        f"{self._label}: {self._bytes} bytes still queued when the link timeout passed; "
+                        "the peer does not read them (slow or stuck: raise the timeout or check the peer)"
+                    )
+                self._cond.wait(left)
             if urgent:
                 self._items.appendleft(item)
             else:
                 self._items.append(item)
-            self._cond.notify()
+            self._bytes += size
+            self._cond.notify_all()
 
     def get(self) -> Item | None:
         """The next item, waiting for one; None once the outbox is closed."""
         with self._cond:
             while not self._items and not self._closed:
                 self._cond.wait()
-            return None if self._closed else self._items.popleft()
+            if self._closed:
+                return None
+            item = self._items.popleft()
+            if item.kind == Kind.DATA:
+                self._bytes -= len(item.payload)
+                self._cond.notify_all()
+            return item
 
     def close(self) -> None:
         with self._cond:
@@ -101,7 +135,7 @@ class PeerSender:
         self.rank = rank
         self.peer = peer
         self.address = address
-        self.outbox = Outbox()
+        self.outbox = Outbox(f"party {rank}: send to party {peer}")
         self._channel = channel
         self._stub = channel.stream_stream(FULL_METHOD)
         self._hello = pack(Kind.HELLO, rank, 0, hello_payload(*hello))
@@ -135,10 +169,18 @@ class PeerSender:
         with self._cond:
             return self._finished
 
-    def enqueue(self, kind: Kind, payload: bytes, urgent: bool = False) -> int:
-        """Queue a message; returns its id (to wait for the ACK of a control message)."""
+    def enqueue(
+        self,
+        kind: Kind,
+        payload: bytes,
+        urgent: bool = False,
+        check: Callable[[], None] | None = None,
+        deadline: float | None = None,
+    ) -> int:
+        """Queue a message; returns its id (to wait for the ACK of a control message). DATA may
+        wait for room in the outbox (see `Outbox.put`)."""
         msg_id = next(self._ids)
-        self.outbox.put(Item(kind, msg_id, payload), urgent)
+        self.outbox.put(Item(kind, msg_id, payload), urgent, check, deadline)
         return msg_id
 
     def wait_acked(self, msg_id: int, deadline: float) -> bool:
