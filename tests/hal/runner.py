@@ -18,7 +18,7 @@ import pytest
 from veil.config import ProtocolKind, RuntimeConfig
 from veil.dtypes import DType, Visibility
 from veil.hal.value import Value
-from veil.mpc import io
+from veil.mpc import fxp_codec, io
 from veil.mpc import ring as R
 
 SEED = bytes(range(32))
@@ -80,7 +80,7 @@ def params(extra: bool = False) -> list[Any]:
 
 def encode(cfg: RuntimeConfig, a: Arg) -> np.ndarray:
     if a.dtype is FXP:
-        return R.encode_fxp(cfg.field, np.asarray(a.value, dtype=np.float64), cfg.f)
+        return fxp_codec.encode_fxp(cfg.field, np.asarray(a.value, dtype=np.float64), cfg.f)
     return R.from_int64(cfg.field, np.asarray(a.value).astype(np.int64))
 
 
@@ -102,7 +102,7 @@ def _payloads(cfg: RuntimeConfig, args: Sequence[Arg]) -> list[list[np.ndarray |
 
 def decode(v: Value, payload: np.ndarray) -> np.ndarray:
     if v.dtype is FXP:
-        return R.decode_fxp(payload, v.fxp_bits)
+        return fxp_codec.decode_fxp(payload, v.fxp_bits)
     return R.to_int64(payload).astype(np.float64)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from veil.config import RuntimeConfig
 from veil.dtypes import DType
 from veil.errors import VeilError
-from veil.mpc import ring
+from veil.mpc import fxp_codec, ring
 
 
 def encode(config: RuntimeConfig, x: np.ndarray, dtype: DType, name: str = "") -> np.ndarray:
@@ -24,14 +24,14 @@ def encode(config: RuntimeConfig, x: np.ndarray, dtype: DType, name: str = "") -
                 f"±{limit:.3g} of {config.field.name} with {config.f} fraction bits; "
                 "scale the data or use field='FM128'"
             )
-        return ring.encode_fxp(config.field, values, config.f)
+        return fxp_codec.encode_fxp(config.field, values, config.f)
     return ring.from_int64(config.field, arr.astype(np.int64))
 
 
 def decode(config: RuntimeConfig, a: np.ndarray, dtype: DType, out_dtype: np.dtype) -> np.ndarray:
     """Decode ring elements back to a numpy array of the program's output dtype."""
     if dtype is DType.FXP:
-        return ring.decode_fxp(a, config.f).astype(out_dtype)
+        return fxp_codec.decode_fxp(a, config.f).astype(out_dtype)
     values = ring.to_int64(a)
     if dtype is DType.BOOL:
         return (values != 0).astype(out_dtype)

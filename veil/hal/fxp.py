@@ -18,6 +18,7 @@ from veil.hal import ring as hr
 from veil.hal import ring_bits as hb
 from veil.hal.layout import concat_flat, split_flat
 from veil.hal.value import Value
+from veil.mpc import fxp_codec
 from veil.mpc import ring as R
 from veil.mpc.context import ProtocolContext
 
@@ -37,7 +38,7 @@ def constant(
         arr = np.broadcast_to(arr, tuple(shape))
     if dtype is FXP:
         fb = ctx.config.f if fxp_bits is None else fxp_bits
-        payload = R.encode_fxp(ctx.field, np.asarray(arr, dtype=np.float64), fb)
+        payload = fxp_codec.encode_fxp(ctx.field, np.asarray(arr, dtype=np.float64), fb)
         return Value(tuple(arr.shape), FXP, hr.PUBLIC, fb, payload)
     ints = np.trunc(arr).astype(np.int64) if arr.dtype.kind == "f" else arr.astype(np.int64)
     if dtype is BOOL:
@@ -50,7 +51,7 @@ def decode_public(x: Value) -> np.ndarray:
     if x.payload is None or x.is_secret:
         raise ValueError(f"hal.decode_public: value is {x.vis.value}; reveal it first")
     if x.dtype is FXP:
-        return R.decode_fxp(x.payload, x.fxp_bits)
+        return fxp_codec.decode_fxp(x.payload, x.fxp_bits)
     return R.to_int64(x.payload).astype(np.float64)
 
 
@@ -116,7 +117,7 @@ def f_mul_const(ctx: ProtocolContext, x: Value, c: float | np.ndarray) -> Value:
     top = float(np.max(np.abs(c_arr)))
     extra = 0 if top >= 1.0 else min(f, int(math.floor(-math.log2(top))))
     g = f + extra
-    cv = Value(c_arr.shape, FXP, hr.PUBLIC, g, R.encode_fxp(ctx.field, c_arr, g))
+    cv = Value(c_arr.shape, FXP, hr.PUBLIC, g, fxp_codec.encode_fxp(ctx.field, c_arr, g))
     return hr._trunc(ctx, hr._mul(ctx, x, cv), g, fxp_bits=x.fxp_bits)
 
 

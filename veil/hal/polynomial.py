@@ -17,7 +17,7 @@ from veil.hal import ring as hr
 from veil.hal.fxp import constant, decode_public, f_mul, to_fxp
 from veil.hal.layout import concat_flat, split_flat
 from veil.hal.value import Value
-from veil.mpc import ring as R
+from veil.mpc import fxp_codec
 from veil.mpc.context import ProtocolContext
 
 
@@ -63,7 +63,7 @@ def polynomial(
     for i in range(1, degree + 1):
         if cs[i] == 0.0:
             continue
-        c = Value((), DType.FXP, hr.PUBLIC, g, R.encode_fxp(ctx.field, np.float64(cs[i]), g))
+        c = Value((), DType.FXP, hr.PUBLIC, g, fxp_codec.encode_fxp(ctx.field, np.float64(cs[i]), g))
         term = hr._mul(ctx, pw[i], c)
         acc = term if acc is None else hr._add(ctx, acc, term)
     if acc is None:  # unreachable: degree > 0 has a nonzero coefficient

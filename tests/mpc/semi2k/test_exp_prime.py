@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.mpc.protocol_harness import Arith, Pub, measure_kernel, run_protocol
 from veil.config import DEFAULT_FXP_BITS, Field
-from veil.mpc import ring
+from veil.mpc import fxp_codec, ring
 from veil.mpc.api import exp_prime_range
 from veil.mpc.semi2k.exp_prime import pow3
 
@@ -39,12 +39,12 @@ def _run(field: Field, x: np.ndarray, keep: np.ndarray) -> np.ndarray:
         2,
         field,
         "exp_prime_s",
-        Arith(ring.encode_fxp(field, x, f)),
+        Arith(fxp_codec.encode_fxp(field, x, f)),
         Arith(ring.from_int64(field, keep.astype(np.int64))),
     )
     assert run.job.rounds == 3
     assert run.job.online_sent == (84 * x.size, 84 * x.size)
-    return ring.decode_fxp(run.result, f)
+    return fxp_codec.decode_fxp(run.result, f)
 
 
 @pytest.mark.parametrize("field", [Field.FM128, Field.FM64], ids=lambda f: f.name)
@@ -94,7 +94,7 @@ def test_public_values_shared_without_randomness(field: Field) -> None:
         2,
         field,
         fn,
-        Pub(ring.encode_fxp(field, x, f)),
+        Pub(fxp_codec.encode_fxp(field, x, f)),
         Pub(ring.from_int64(field, np.ones(4, np.int64))),
     )
-    np.testing.assert_allclose(ring.decode_fxp(run.result, f), np.exp(x), rtol=1e-6, atol=2.0**-f)
+    np.testing.assert_allclose(fxp_codec.decode_fxp(run.result, f), np.exp(x), rtol=1e-6, atol=2.0**-f)
